@@ -1,0 +1,1 @@
+"""Helpers for the facial keypoint notebooks: data, augmentation, models, training, plots."""

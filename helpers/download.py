@@ -1,0 +1,151 @@
+"""Fetch the datasets from their public URLs, verify them and unpack them safely.
+
+Usage: python -m helpers.download {imm,ibug,all} [--root DIR] [--url URL] [--sha256 HEX]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .config import data_root
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset comes from and what folder it must unpack to."""
+
+    folder: str
+    url: str
+    sha256: str | None  # None: not pinned yet; the computed hash is printed to pin it
+    marker: str  # a file that must exist in the unpacked folder
+
+
+SOURCES: dict[str, Source] = {
+    "imm": Source(
+        "imm_face_db",
+        "http://www2.imm.dtu.dk/~aam/datasets/imm_face_db.zip",
+        None,
+        "01-1m.asf",
+    ),
+    "ibug": Source(
+        "ibug_300W_large_face_landmark_dataset",
+        "https://people.eecs.berkeley.edu/~zhecao/ibug_300W_large_face_landmark_dataset.zip",
+        None,
+        "labels_ibug_300W_train.xml",
+    ),
+}
+
+
+class DownloadError(RuntimeError):
+    """A download that failed its checksum, its archive checks or its contents check."""
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(url: str, dest: Path) -> Path:
+    """Download `url` to `dest` with a progress bar."""
+    with urllib.request.urlopen(url) as response, open(dest, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                out.write(chunk)
+                bar.update(len(chunk))
+    return dest
+
+
+def _check_member(name: str, target: Path) -> None:
+    """Reject archive entries that are absolute or would land outside `target`."""
+    resolved = (target / name).resolve()
+    if Path(name).is_absolute() or not resolved.is_relative_to(target.resolve()):
+        raise DownloadError(f"Archive entry {name!r} would escape {target}; refusing to extract")
+
+
+def safe_extract(archive: Path, target: Path) -> None:
+    """Unpack a zip or tar archive into `target`, refusing path traversal and links."""
+    target.mkdir(parents=True, exist_ok=True)
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                _check_member(name, target)
+            zf.extractall(target)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            for member in tf.getmembers():
+                _check_member(member.name, target)
+                if not (member.isfile() or member.isdir()):
+                    raise DownloadError(f"Archive entry {member.name!r} is a link or device")
+            tf.extractall(target, filter="data")
+    else:
+        raise DownloadError(f"{archive} is neither a zip nor a tar archive")
+
+
+def _find_dataset(unpacked: Path, marker: str) -> Path:
+    """The folder inside `unpacked` that holds `marker` (archives nest differently)."""
+    hits = sorted(unpacked.rglob(marker), key=lambda p: len(p.parts))
+    if not hits:
+        raise DownloadError(f"The archive holds no {marker}; is it the right dataset?")
+    return hits[0].parent
+
+
+def download(name: str, root: Path, url: str | None = None, sha256: str | None = None) -> Path:
+    """Download, verify and unpack one dataset into root/<folder>; return that folder."""
+    source = SOURCES[name]
+    dest = root / source.folder
+    if (dest / source.marker).exists():
+        print(f"{name}: already present at {dest}")
+        return dest
+    root.mkdir(parents=True, exist_ok=True)
+    expected = sha256 or source.sha256
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        archive = fetch(url or source.url, Path(tmp) / Path(source.url).name)
+        actual = sha256_of(archive)
+        if expected and actual != expected.lower():
+            raise DownloadError(f"{name}: SHA-256 mismatch: expected {expected}, got {actual}")
+        if not expected:
+            print(f"{name}: no pinned checksum; SHA-256 of the download is {actual}")
+        safe_extract(archive, Path(tmp) / "unpacked")
+        shutil.move(_find_dataset(Path(tmp) / "unpacked", source.marker), dest)
+    print(f"{name}: ready at {dest}")
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", choices=[*SOURCES, "all"])
+    parser.add_argument("--root", type=Path, default=None, help="data root (default FKD_DATA_DIR)")
+    parser.add_argument("--url", help="override the URL (a mirror, or file:// for a local copy)")
+    parser.add_argument("--sha256", help="expected SHA-256 of the archive")
+    args = parser.parse_args(argv)
+    names = list(SOURCES) if args.dataset == "all" else [args.dataset]
+    if len(names) > 1 and (args.url or args.sha256):
+        parser.error("--url and --sha256 apply to one dataset at a time")
+    try:
+        for name in names:
+            download(name, args.root or data_root(), args.url, args.sha256)
+    except (DownloadError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Figures: faces with keypoints, loss curves, studies and filters; and saving them."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .config import figures_dir, hardware, results_dir
+from .train import History
+
+TRUE_STYLE = dict(c="lime", edgecolors="black", linewidths=0.5, label="ground truth")
+PRED_STYLE = dict(c="red", marker="x", label="prediction")
+
+
+def show_image(ax, image) -> None:
+    """Draw a model input (C, H, W in [-0.5, 0.5]) or a uint8 image on an axis."""
+    image = image.numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if image.ndim == 3 and image.shape[0] in (1, 3):
+        image = np.moveaxis(image, 0, -1)
+    if image.dtype != np.uint8:
+        image = np.clip(image + 0.5, 0, 1)
+    ax.imshow(image.squeeze(), cmap="gray" if image.squeeze().ndim == 2 else None)
+    ax.set_axis_off()
+
+
+def show_faces(
+    images: Sequence,
+    truth: Sequence[np.ndarray] | None = None,
+    pred: Sequence[np.ndarray] | None = None,
+    titles: Sequence[str] | None = None,
+    ncols: int = 4,
+    size: float = 3.5,
+    marker_size: float = 40,
+):
+    """A grid of faces with ground truth (green dots) and predictions (red crosses)."""
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * 0.8 * nrows), squeeze=False
+    )
+    for i, ax in enumerate(axes.flat):
+        if i >= len(images):
+            ax.set_axis_off()
+            continue
+        show_image(ax, images[i])
+        if truth is not None:
+            ax.scatter(*np.asarray(truth[i]).reshape(-1, 2).T, s=marker_size, **TRUE_STYLE)
+        if pred is not None:
+            ax.scatter(*np.asarray(pred[i]).reshape(-1, 2).T, s=marker_size, **PRED_STYLE)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=10)
+    if truth is not None or pred is not None:
+        axes.flat[0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_losses(history: History, title: str = "Loss", ylabel: str = "MSE loss"):
+    """Training and validation loss per epoch (log scale)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = np.arange(1, len(history.train) + 1)
+    ax.plot(epochs, history.train, "o-", label="training")
+    ax.plot(epochs, history.val, "s-", label="validation")
+    ax.set(xlabel="epoch", ylabel=ylabel, yscale="log", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_studies(studies: Mapping[str, Mapping[str, History]], ylabel: str = "MSE loss"):
+    """One panel per study (e.g. learning rate, channels), one colour per setting."""
+    fig, axes = plt.subplots(1, len(studies), figsize=(6 * len(studies), 4), squeeze=False)
+    for ax, (study, runs) in zip(axes.flat, studies.items(), strict=True):
+        for (label, hist), color in zip(
+            runs.items(), plt.cm.viridis(np.linspace(0, 0.9, len(runs))), strict=True
+        ):
+            epochs = np.arange(1, len(hist.train) + 1)
+            ax.plot(epochs, hist.train, "--", color=color, alpha=0.6)
+            ax.plot(epochs, hist.val, "-", color=color, label=f"{label}")
+        ax.set(
+            xlabel="epoch",
+            ylabel=ylabel,
+            yscale="log",
+            title=f"{study} (dashed: train, solid: val)",
+        )
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_filters(weight: torch.Tensor, ncols: int = 8):
+    """Conv filters (out, in, kh, kw) as a grid of images, each scaled on its own."""
+    weight = weight.detach().cpu().float().mean(dim=1)
+    nrows = math.ceil(len(weight) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * ncols, 1.5 * nrows), squeeze=False)
+    for ax, w in zip(axes.flat, list(weight) + [None] * (nrows * ncols - len(weight)), strict=True):
+        ax.set_axis_off()
+        if w is not None:
+            ax.imshow(w.numpy(), cmap="RdBu_r", vmin=-w.abs().max(), vmax=w.abs().max())
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, name: str) -> str:
+    """Save under figures/ as <name>.png and return the path."""
+    path = figures_dir() / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return str(path)
+
+
+def save_results(name: str, results: dict) -> str:
+    """Write results/<name>.json with the hardware added, and return the path."""
+    path = results_dir() / f"{name}.json"
+    path.write_text(json.dumps({**results, "hardware": hardware()}, indent=2) + "\n")
+    return str(path)

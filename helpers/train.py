@@ -1,0 +1,119 @@
+"""A plain training loop with progress bars, per-epoch checkpoints and prediction."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .config import device as default_device
+
+
+@dataclass
+class History:
+    """Per-epoch mean losses and the wall-clock time of a run."""
+
+    train: list[float] = field(default_factory=list)
+    val: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_epoch(model, loader, loss_fn, optimizer=None, dev=None) -> float:
+    """One pass over `loader`; trains when an optimizer is given. Returns the mean loss."""
+    dev = dev or default_device()
+    model.train(optimizer is not None)
+    total, count = 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for images, targets in loader:
+            images, targets = images.to(dev), targets.to(dev)
+            loss = loss_fn(model(images), targets)
+            if optimizer is not None:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            total += loss.item() * len(images)
+            count += len(images)
+    return total / max(count, 1)
+
+
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    epochs: int,
+    lr: float,
+    loss_fn: nn.Module | None = None,
+    checkpoint: Path | None = None,
+    scheduler: str | None = None,
+    desc: str = "train",
+) -> History:
+    """Train with Adam; save a checkpoint after each epoch and resume from one if present."""
+    dev = default_device()
+    model.to(dev)
+    loss_fn = loss_fn or nn.MSELoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        if scheduler == "cosine"
+        else None
+    )
+    history, start = History(), 0
+    if checkpoint and Path(checkpoint).exists():
+        start, history = _resume(checkpoint, model, optimizer, sched)
+    began = time.perf_counter() - history.seconds
+    bar = tqdm(range(start, epochs), desc=desc, initial=start, total=epochs, leave=False)
+    for epoch in bar:
+        history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev))
+        history.val.append(run_epoch(model, val_loader, loss_fn, None, dev))
+        if sched:
+            sched.step()
+        history.seconds = time.perf_counter() - began
+        bar.set_postfix(train=f"{history.train[-1]:.4g}", val=f"{history.val[-1]:.4g}")
+        if checkpoint:
+            _save(checkpoint, epoch + 1, model, optimizer, sched, history)
+    return history
+
+
+def _save(path: Path, epoch: int, model, optimizer, sched, history: History) -> None:
+    """Write a training checkpoint atomically, so an interrupted save never corrupts it."""
+    state = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": sched.state_dict() if sched else None,
+        "history": {"train": history.train, "val": history.val, "seconds": history.seconds},
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f"{path}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, model, optimizer, sched) -> tuple[int, History]:
+    """Load a training checkpoint written by _save (weights_only: no pickled code)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if sched and state["scheduler"]:
+        sched.load_state_dict(state["scheduler"])
+    print(f"Resuming from {path} at epoch {state['epoch']}")
+    return state["epoch"], History(**state["history"])
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
+    """Model outputs and targets for a whole loader, as (N, K, 2) arrays."""
+    dev = default_device()
+    model.to(dev).eval()
+    outs, targets = [], []
+    for images, target in loader:
+        outs.append(model(images.to(dev)).float().cpu())
+        targets.append(target)
+    return torch.cat(outs).numpy(), torch.cat(targets).numpy()

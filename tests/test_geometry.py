@@ -1,0 +1,49 @@
+"""Coordinate round trips and the geometry helpers."""
+
+import numpy as np
+import pytest
+
+from helpers import geometry
+
+
+@pytest.mark.parametrize(
+    "src, dst", [((640, 480), (80, 60)), ((640, 480), (240, 180)), ((300, 417), (224, 224))]
+)
+def test_resize_round_trip(src, dst):
+    pts = np.random.default_rng(0).uniform(0, 1, (58, 2)) * src
+    back = geometry.resize_points(geometry.resize_points(pts, src, dst), dst, src)
+    assert np.abs(back - pts).max() < 0.5
+
+
+def test_resize_maps_pixel_centres():
+    # The centre of the top-left 8x8 block of a 640x480 image is pixel (0, 0) at 80x60.
+    np.testing.assert_allclose(
+        geometry.resize_points([[3.5, 3.5]], (640, 480), (80, 60)), [[0, 0]], atol=1e-6
+    )
+
+
+def test_crop_round_trip():
+    pts = np.random.default_rng(0).uniform(100, 400, (68, 2))
+    box = np.array([90.3, 80.7, 333.3])
+    back = geometry.crop_to_box(geometry.box_to_crop(pts, box, 224), box, 224)
+    assert np.abs(back - pts).max() < 0.5
+
+
+def test_mirror_twice_is_identity():
+    pts = np.random.default_rng(0).uniform(0, 80, (10, 2))
+    np.testing.assert_allclose(
+        geometry.mirror_points(geometry.mirror_points(pts, 80), 80), pts, atol=1e-4
+    )
+
+
+def test_mirror_permutation_of_symmetric_shape():
+    # Two pairs and one point on the axis.
+    shape = np.array([[0.0, 0], [10, 0], [5, 5], [2, 9], [8, 9]])
+    np.testing.assert_array_equal(geometry.mirror_permutation(shape), [1, 0, 2, 4, 3])
+
+
+def test_nme_uses_outer_eye_corners():
+    true = np.zeros((1, 68, 2))
+    true[0, 45] = (100, 0)
+    pred = true + [3, 4]
+    np.testing.assert_allclose(geometry.nme(pred, true), [0.05])
