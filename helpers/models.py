@@ -54,11 +54,13 @@ class NoseNet(nn.Module):
 class FacialPointsNet(nn.Module):
     """Part 2: five 5x5 conv blocks (16-32-64-96-128), fc 2048, fc 2*K outputs."""
 
-    def __init__(self, size: tuple[int, int] = (240, 180), num_points: int = 58) -> None:
+    def __init__(
+        self, size: tuple[int, int] = (240, 180), num_points: int = 58, batch_norm: bool = False
+    ) -> None:
         super().__init__()
         widths = [1, 16, 32, 64, 96, 128]
         self.features = nn.Sequential(
-            *(conv_block(a, b, 5) for a, b in zip(widths, widths[1:], strict=False))
+            *(conv_block(a, b, 5, batch_norm) for a, b in zip(widths, widths[1:], strict=False))
         )
         self.num_points = num_points
         self.head = nn.Sequential(
@@ -75,13 +77,21 @@ class FacialPointsNet(nn.Module):
 class LandmarkResNet(nn.Module):
     """Part 3: torchvision ResNet18 whose classifier regresses 2*K coordinates."""
 
-    def __init__(self, num_points: int = 68, in_channels: int = 3, pretrained: bool = True) -> None:
+    def __init__(
+        self,
+        num_points: int = 68,
+        in_channels: int = 3,
+        pretrained: bool = True,
+        mean_target: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.num_points = num_points
         self.net, self.pretrained = _resnet18(pretrained)
         if in_channels != 3:
             self.net.conv1 = adapt_first_conv(self.net.conv1, in_channels)
         self.net.fc = nn.Linear(self.net.fc.in_features, 2 * num_points)
+        if mean_target is not None:
+            start_at_mean(self.net.fc, mean_target)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).view(-1, self.num_points, 2)
@@ -115,6 +125,13 @@ def adapt_first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
         mean = conv.weight.mean(dim=1, keepdim=True)
         new.weight.copy_(mean.repeat(1, in_channels, 1, 1) * (3 / in_channels))
     return new
+
+
+def start_at_mean(layer: nn.Linear, mean_target: torch.Tensor) -> None:
+    """Make an output layer start by predicting the mean shape, so training learns residuals."""
+    with torch.no_grad():
+        layer.weight.mul_(0.01)
+        layer.bias.copy_(mean_target.reshape(-1))
 
 
 def count_parameters(model: nn.Module) -> int:

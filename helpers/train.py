@@ -25,15 +25,17 @@ class History:
     seconds: float = 0.0
 
 
-def run_epoch(model, loader, loss_fn, optimizer=None, dev=None) -> float:
+def run_epoch(model, loader, loss_fn, optimizer=None, dev=None, bf16: bool = False) -> float:
     """One pass over `loader`; trains when an optimizer is given. Returns the mean loss."""
     dev = dev or default_device()
     model.train(optimizer is not None)
     total, count = 0.0, 0
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     with torch.set_grad_enabled(optimizer is not None):
         for images, targets in loader:
             images, targets = images.to(dev), targets.to(dev)
-            loss = loss_fn(model(images), targets)
+            with autocast:
+                loss = loss_fn(model(images).float(), targets)
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -52,9 +54,13 @@ def fit(
     loss_fn: nn.Module | None = None,
     checkpoint: Path | None = None,
     scheduler: str | None = None,
+    bf16: bool = False,
     desc: str = "train",
 ) -> History:
-    """Train with Adam; save a checkpoint after each epoch and resume from one if present."""
+    """Train with Adam; save a checkpoint after each epoch and resume from one if present.
+
+    bf16 runs forward and backward under bfloat16 autocast (weights stay float32).
+    """
     dev = default_device()
     model.to(dev)
     loss_fn = loss_fn or nn.MSELoss()
@@ -70,8 +76,8 @@ def fit(
     began = time.perf_counter() - history.seconds
     bar = tqdm(range(start, epochs), desc=desc, initial=start, total=epochs, leave=False)
     for epoch in bar:
-        history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev))
-        history.val.append(run_epoch(model, val_loader, loss_fn, None, dev))
+        history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev, bf16))
+        history.val.append(run_epoch(model, val_loader, loss_fn, None, dev, bf16))
         if sched:
             sched.step()
         history.seconds = time.perf_counter() - began
@@ -108,12 +114,23 @@ def _resume(path: Path, model, optimizer, sched) -> tuple[int, History]:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
-    """Model outputs and targets for a whole loader, as (N, K, 2) arrays."""
+def predict(
+    model: nn.Module, loader: DataLoader, flip_perm: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model outputs and targets for a whole loader, as (N, K, 2) arrays of fractions.
+
+    With flip_perm, each image is also predicted mirrored (test-time augmentation) and the
+    two predictions, re-indexed and mirrored back, are averaged.
+    """
     dev = default_device()
     model.to(dev).eval()
     outs, targets = [], []
     for images, target in loader:
-        outs.append(model(images.to(dev)).float().cpu())
+        out = model(images.to(dev)).float().cpu()
+        if flip_perm is not None:
+            mirrored = model(images.flip(-1).to(dev)).float().cpu()[:, torch.as_tensor(flip_perm)]
+            mirrored[..., 0] = 1 - mirrored[..., 0]
+            out = (out + mirrored) / 2
+        outs.append(out)
         targets.append(target)
     return torch.cat(outs).numpy(), torch.cat(targets).numpy()

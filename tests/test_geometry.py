@@ -47,3 +47,29 @@ def test_nme_uses_outer_eye_corners():
     true[0, 45] = (100, 0)
     pred = true + [3, 4]
     np.testing.assert_allclose(geometry.nme(pred, true), [0.05])
+
+
+def test_flip_test_time_augmentation_of_a_mirror_symmetric_model():
+    """For a model that is exactly mirror-consistent, flip TTA must change nothing."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from helpers import train
+
+    class Centroid(torch.nn.Module):
+        """Predicts (left half centroid, right half centroid) x, and a fixed y."""
+
+        def forward(self, x):
+            w = x.shape[-1]
+            cols = torch.arange(w, dtype=torch.float32)
+            weights = x.clamp(min=0).sum(dim=(1, 2))
+            left = (weights[:, : w // 2] * cols[: w // 2]).sum(1) / weights[:, : w // 2].sum(1)
+            right = (weights[:, w // 2 :] * cols[w // 2 :]).sum(1) / weights[:, w // 2 :].sum(1)
+            xs = (torch.stack([left, right], 1) + 0.5) / w
+            return torch.stack([xs, torch.full_like(xs, 0.5)], -1)
+
+    images = torch.rand(3, 1, 8, 10)
+    loader = DataLoader(TensorDataset(images, torch.zeros(3, 2, 2)), batch_size=3)
+    plain, _ = train.predict(Centroid(), loader)
+    tta, _ = train.predict(Centroid(), loader, flip_perm=np.array([1, 0]))
+    np.testing.assert_allclose(plain, tta, atol=1e-5)

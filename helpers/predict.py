@@ -1,0 +1,126 @@
+"""68 landmarks on your own photos: detect faces, crop, run the trained model, save results.
+
+Usage: python -m helpers.predict PHOTO... --out DIR [--model checkpoints/ibug_resnet18.pt]
+For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json (68 points,
+(x, y) original-image pixels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from .config import REPO_ROOT  # noqa: E402
+from .datasets import prepare_image, target_to_pixels  # noqa: E402
+from .detect import calibrate, detect_faces  # noqa: E402
+from .geometry import crop_to_box  # noqa: E402
+from .ibug import crop_face, crop_square  # noqa: E402
+from .imm import read_image  # noqa: E402
+from .models import LandmarkResNet  # noqa: E402
+
+DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "ibug_resnet18.pt"  # written by notebook 3
+
+
+def save_landmarker(path: Path, model: LandmarkResNet, settings: dict) -> Path:
+    """Save weights (half precision, to stay small) with the settings needed to use them."""
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": state, "settings": settings}, path)
+    return Path(path)
+
+
+def load_landmarker(path: Path = DEFAULT_MODEL) -> tuple[nn.Module, dict]:
+    """Load a saved landmark model safely (weights_only: tensors and plain data, no code)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"No model at {path}: run notebooks/03_ibug_resnet18.ipynb first")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    settings = state["settings"]
+    model = LandmarkResNet(in_channels=settings["in_channels"], pretrained=False)
+    model.load_state_dict({k: v.float() for k, v in state["model"].items()})
+    return model.eval(), settings
+
+
+@torch.no_grad()
+def landmarks_in_boxes(model: nn.Module, settings: dict, image: np.ndarray, boxes) -> np.ndarray:
+    """68 points in original-image pixels for each box (left, top, width, height)."""
+    size = settings["crop_size"]
+    squares = [crop_square(b, settings["crop_factor"], settings["crop_shift"]) for b in boxes]
+    batch = torch.stack(
+        [prepare_image(crop_face(image, s, size), settings["in_channels"] == 1) for s in squares]
+    )
+    pixels = target_to_pixels(model(batch).numpy(), (size, size))
+    return np.stack([crop_to_box(p, s, size) for p, s in zip(pixels, squares, strict=True)])
+
+
+def annotate(image: np.ndarray, points: np.ndarray, box: np.ndarray, path: Path) -> None:
+    """Save the image with the face box and its landmarks drawn on it."""
+    fig, ax = plt.subplots(figsize=(8, 8 * image.shape[0] / image.shape[1]))
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    ax.add_patch(plt.Rectangle(box[:2], box[2], box[3], fill=False, color="yellow", lw=1.5))
+    ax.scatter(*points.T, s=max(4, box[2] / 40), c="red", edgecolors="white", linewidths=0.3)
+    ax.set_axis_off()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def predict_photo(model: nn.Module, settings: dict, photo: Path, out: Path) -> int:
+    """Detect, predict and write results for one photo; returns the number of faces."""
+    image = read_image(photo)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[..., :3]
+    detections = detect_faces(image)
+    if not detections:
+        raise ValueError(f"{photo}: no face found")
+    boxes = [calibrate(d, settings["detector_calibration"]) for d in detections]
+    points = landmarks_in_boxes(model, settings, image, boxes)
+    for i, (box, pts) in enumerate(zip(boxes, points, strict=True)):
+        stem = out / f"{photo.stem}_face{i}"
+        annotate(image, pts, box, stem.with_suffix(".png"))
+        record = {
+            "image": str(photo),
+            "box_ltwh": box.round(1).tolist(),
+            "points_xy": pts.round(2).tolist(),
+        }
+        stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
+    return len(boxes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: every photo is tried; failures are reported, not fatal."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photos", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="folder for the results")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    args = parser.parse_args(argv)
+    try:
+        model, settings = load_landmarker(args.model)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for photo in args.photos:
+        try:
+            count = predict_photo(model, settings, photo, args.out)
+            print(f"{photo}: {count} face(s) -> {args.out}")
+        except Exception as err:  # one bad photo must not stop the others
+            print(
+                f"skipped {err}" if str(photo) in str(err) else f"skipped {photo}: {err}",
+                file=sys.stderr,
+            )
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The iBUG XML loader's bad inputs, the face-crop round trip and the Kaggle CSV format."""
+
+import numpy as np
+import pytest
+from skimage import io
+
+from helpers import geometry, ibug, kaggle
+from helpers.ibug import IbugError
+
+
+def write_xml(tmp_path, box='top="10" left="20" width="40" height="40"', parts=68, image=True):
+    """A one-face XML beside a 100x80 image; returns the XML path."""
+    if image:
+        io.imsave(tmp_path / "face.jpg", np.zeros((80, 100, 3), np.uint8), check_contrast=False)
+    part_xml = "".join(
+        f'<part name="{k:02d}" x="{30 + k % 20}" y="{20 + k // 20}"/>' for k in range(parts)
+    )
+    xml = tmp_path / "labels.xml"
+    xml.write_text(
+        "<dataset><images><image file='face.jpg'>"
+        f"<box {box}>{part_xml}</box></image></images></dataset>"
+    )
+    return xml
+
+
+def test_loads_points_sorted_by_name(tmp_path):
+    [face] = ibug.load_xml(write_xml(tmp_path))
+    assert face.size == (100, 80) and face.points.shape == (68, 2)
+    np.testing.assert_allclose(face.points[21], [31, 21])
+    np.testing.assert_allclose(face.box, [20, 10, 40, 40])
+
+
+def test_test_file_without_parts(tmp_path):
+    [face] = ibug.load_xml(write_xml(tmp_path, parts=0), need_points=False)
+    assert face.points is None
+
+
+def test_box_is_clipped_to_the_image(tmp_path):
+    [face] = ibug.load_xml(write_xml(tmp_path, box='top="-10" left="70" width="50" height="50"'))
+    np.testing.assert_allclose(face.box, [70, 0, 30, 40])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(image=False), "missing"),
+        (dict(parts=67), "67 parts, expected 68"),
+        (dict(parts=0), "0 parts"),
+        (dict(box='top="10" left="20" width="0" height="40"'), "empty or outside"),
+        (dict(box='top="10" left="200" width="40" height="40"'), "empty or outside"),
+        (dict(box='top="10" left="x" width="40" height="40"'), "numeric"),
+    ],
+)
+def test_bad_faces_name_the_image(tmp_path, kwargs, message):
+    with pytest.raises(IbugError, match=message) as err:
+        ibug.load_xml(write_xml(tmp_path, **kwargs))
+    assert "face.jpg" in str(err.value)
+
+
+def test_crop_square_round_trip_within_half_pixel():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        box = np.array([*rng.uniform(0, 300, 2), *rng.uniform(50, 400, 2)])
+        square = ibug.crop_square(box, 1.5, 0.05)
+        pts = rng.uniform(box[:2], box[:2] + box[2:], (68, 2))
+        back = geometry.crop_to_box(geometry.box_to_crop(pts, square, 224), square, 224)
+        assert np.abs(back - pts).max() < 0.5
+
+
+def test_crop_face_pads_outside_the_image():
+    image = np.full((50, 60, 3), 200, np.uint8)
+    crop = ibug.crop_face(image, np.array([-10, -10, 40]), 20)
+    assert crop.shape == (3, 20, 20)
+    assert crop[:, 0, 0].max() == 0 and crop[:, -1, -1].min() == 200
+
+
+def test_kaggle_csv_format(tmp_path):
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 100, (3, 68, 2))
+    path = kaggle.write_submission(points, [(0, 0, 100, 100)] * 3, tmp_path / "sub.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "Id,Predicted" and len(lines) == 1 + 3 * 136
+    i, k = 2, 45
+    assert lines[1 + 136 * i + 2 * k].split(",") == [str(136 * i + 2 * k), f"{points[i, k, 0]:.3f}"]
+    assert lines[1 + 136 * i + 2 * k + 1].split(",")[1] == f"{points[i, k, 1]:.3f}"
+    np.testing.assert_allclose(kaggle.read_submission(path), points, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "points, message",
+    [
+        (np.zeros((2, 68, 2)), "shape"),
+        (np.full((3, 68, 2), np.nan), "NaN"),
+        (np.full((3, 68, 2), 1e4), "outside"),
+    ],
+)
+def test_kaggle_validator_refuses_bad_predictions(tmp_path, points, message):
+    with pytest.raises(ValueError, match=message):
+        kaggle.write_submission(points, [(0, 0, 100, 100)] * 3, tmp_path / "sub.csv")
+    assert not (tmp_path / "sub.csv").exists()
+
+
+def test_real_xml_files(data_root):
+    folder = data_root / ibug.IBUG_DIR
+    train = ibug.load_xml(folder / ibug.TRAIN_XML)
+    test = ibug.load_xml(folder / ibug.TEST_XML, need_points=False)
+    assert (len(train), len(test)) == (1326, 211)
+    assert all(f.points is None for f in test)
+    factor, shift = ibug.fit_crop(train)
+    assert 1.2 < factor < 2.0 and abs(shift) < 0.2

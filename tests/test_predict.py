@@ -1,0 +1,61 @@
+"""The predict command: a face, a photo with no face and an unreadable file in one call."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from skimage import data, io
+
+from helpers import detect, predict
+from helpers.models import LandmarkResNet
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """An untrained landmark model saved as the notebook saves one."""
+    torch.manual_seed(0)
+    settings = {
+        "in_channels": 3,
+        "crop_size": 64,
+        "crop_factor": 1.5,
+        "crop_shift": 0.04,
+        "detector_calibration": [0.0, 0.1, 1.1],
+    }
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    return predict.save_landmarker(path, LandmarkResNet(pretrained=False), settings)
+
+
+def test_checkpoint_round_trip(model_path):
+    model, settings = predict.load_landmarker(model_path)
+    assert settings["crop_size"] == 64
+    out = model(torch.zeros(1, 3, 64, 64))
+    assert out.shape == (1, 68, 2)
+
+
+def test_detector_finds_the_astronaut():
+    boxes = detect.detect_faces(data.astronaut())
+    assert len(boxes) >= 1
+    left, top, width, _ = boxes[0]
+    assert 150 < left + width / 2 < 270 and 50 < top < 140  # her face, not the flag or the suit
+
+
+def test_no_face_and_unreadable_do_not_stop_the_others(model_path, tmp_path, capsys):
+    io.imsave(tmp_path / "face.png", data.astronaut(), check_contrast=False)
+    io.imsave(tmp_path / "blank.png", np.full((200, 300, 3), 128, np.uint8), check_contrast=False)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    photos = [tmp_path / n for n in ("blank.png", "broken.jpg", "face.png")]
+    out = tmp_path / "out"
+    code = predict.main([*map(str, photos), "--out", str(out), "--model", str(model_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "blank.png: no face found" in err
+    assert "broken.jpg" in err and "unreadable" in err
+    record = json.loads((out / "face_face0.json").read_text())
+    assert np.array(record["points_xy"]).shape == (68, 2)
+    assert (out / "face_face0.png").stat().st_size > 1000
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    assert predict.main(["x.jpg", "--out", str(tmp_path), "--model", str(tmp_path / "no.pt")]) == 2
+    assert "No model at" in capsys.readouterr().err
