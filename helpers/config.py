@@ -88,14 +88,10 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
         nose=NoseConfig(epochs=4, study_epochs=2, study_lrs=(1e-3, 1e-2), study_channels=(8, 16)),
-        face=FaceConfig(
-            epochs=2, tuned_epochs=2, image_size=(160, 120), study_epochs=1, study_lrs=(1e-4, 1e-3)
-        ),
+        face=FaceConfig(epochs=2, tuned_epochs=2, study_epochs=1, study_lrs=(1e-4, 1e-3)),
         ibug=IbugConfig(
-            epochs=6,
-            batch_size=16,
-            crop_size=96,
-            max_train_faces=320,
+            epochs=4,
+            max_train_faces=256,
             study_epochs=1,
             study_faces=64,
             study_lrs=(1e-4, 1e-3, 1e-2),

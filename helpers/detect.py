@@ -67,3 +67,16 @@ def calibrate(box: np.ndarray, calibration: Sequence[float]) -> np.ndarray:
     cx, cy = left + width / 2 + dx * width, top + height / 2 + dy * width
     side = width * scale
     return np.array([cx - side / 2, cy - side / 2, side, side], dtype=np.float32)
+
+
+def calibrate_on(images_and_boxes, min_iou: float = 0.3) -> tuple[list[float], int]:
+    """Fit the calibration on (image, reference box) pairs; returns it and the pairs matched."""
+    pairs = []
+    for image, reference in images_and_boxes:
+        found = detect_faces(image)
+        best = max(found, key=lambda b: iou(b, reference), default=None)
+        if best is not None and iou(best, reference) > min_iou:
+            pairs.append((best, reference))
+    if not pairs:
+        return [0.0, 0.0, 1.0], 0
+    return fit_calibration([p[0] for p in pairs], [p[1] for p in pairs]), len(pairs)

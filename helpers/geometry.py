@@ -64,3 +64,13 @@ def nme(pred: np.ndarray, true: np.ndarray, left: int = 36, right: int = 45) -> 
     true = np.asarray(true)
     interocular = np.linalg.norm(true[:, left] - true[:, right], axis=-1)
     return point_errors(pred, true).mean(axis=-1) / interocular
+
+
+def nme_by_group(pred: np.ndarray, true: np.ndarray, groups: dict[str, list[int]]) -> dict:
+    """Mean NME of each named group of points (normalised by the outer-eye-corner distance)."""
+    true = np.asarray(true)
+    interocular = np.linalg.norm(true[:, 36] - true[:, 45], axis=-1)
+    errors = point_errors(pred, true)
+    return {
+        name: float((errors[:, idx].mean(1) / interocular).mean()) for name, idx in groups.items()
+    }

@@ -14,8 +14,8 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from .config import dataset_dir
-from .datasets import KeypointDataset, to_chw_uint8
-from .geometry import box_to_crop
+from .datasets import KeypointDataset, target_to_pixels, to_chw_uint8
+from .geometry import box_to_crop, crop_to_box
 from .imm import read_image
 
 IBUG_DIR = "ibug_300W_large_face_landmark_dataset"
@@ -104,16 +104,32 @@ def crop_square(box: np.ndarray, factor: float, shift: float = 0.0) -> np.ndarra
     return np.array([round(cx - side / 2), round(cy - side / 2), side], dtype=np.float32)
 
 
+def crop_shift(faces: Sequence[IbugFace]) -> float:
+    """Median offset, in box heights, from the box centre down to the landmarks' centre."""
+    boxes, pts = np.stack([f.box for f in faces]), np.stack([f.points for f in faces])
+    return float(np.median((pts[..., 1].mean(1) - (boxes[:, 1] + boxes[:, 3] / 2)) / boxes[:, 3]))
+
+
+def crop_needed(faces: Sequence[IbugFace], shift: float) -> np.ndarray:
+    """Per face: the smallest enlargement of the (shifted) box whose square holds all points."""
+    boxes, pts = np.stack([f.box for f in faces]), np.stack([f.points for f in faces])
+    centre = boxes[:, :2] + boxes[:, 2:] / 2
+    centre[:, 1] += shift * boxes[:, 3]
+    reach = np.abs(pts - centre[:, None]).max(axis=(1, 2))  # half-side that holds all points
+    return 2 * reach / boxes[:, 2:].max(1)
+
+
 def fit_crop(faces: Sequence[IbugFace], coverage: float = 0.99) -> tuple[float, float]:
     """(factor, shift) so the square crops hold every landmark of `coverage` of the faces."""
-    boxes = np.stack([f.box for f in faces])
-    pts = np.stack([f.points for f in faces])
-    height = boxes[:, 3]
-    shift = float(np.median((pts[..., 1].mean(1) - (boxes[:, 1] + height / 2)) / height))
-    centre = boxes[:, :2] + boxes[:, 2:] / 2 + np.stack([np.zeros_like(height), shift * height], 1)
-    reach = np.abs(pts - centre[:, None]).max(axis=(1, 2))  # half-side that holds all points
-    needed = 2 * reach / boxes[:, 2:].max(1)
-    return round(float(np.quantile(needed, coverage)), 2), round(shift, 3)
+    shift = crop_shift(faces)
+    factor = np.quantile(crop_needed(faces, shift), coverage)
+    return round(float(factor), 2), round(shift, 3)
+
+
+def crops_to_image(pred: np.ndarray, squares: np.ndarray, size: int) -> np.ndarray:
+    """Model outputs (fractions of a size x size crop) to original-image pixels, per face."""
+    pixels = target_to_pixels(pred, (size, size))
+    return np.stack([crop_to_box(p, s, size) for p, s in zip(pixels, squares, strict=True)])
 
 
 def crop_face(image: np.ndarray, square: np.ndarray, size: int) -> torch.Tensor:
