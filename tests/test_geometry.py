@@ -73,3 +73,12 @@ def test_flip_test_time_augmentation_of_a_mirror_symmetric_model():
     plain, _ = train.predict(Centroid(), loader)
     tta, _ = train.predict(Centroid(), loader, flip_perm=np.array([1, 0]))
     np.testing.assert_allclose(plain, tta, atol=1e-5)
+
+
+def test_nme_by_group_averages_to_overall_nme():
+    rng = np.random.default_rng(0)
+    true = rng.uniform(0, 100, (4, 68, 2))
+    pred = true + rng.normal(0, 2, true.shape)
+    groups = {"left": list(range(0, 34)), "right": list(range(34, 68))}
+    by_group = geometry.nme_by_group(pred, true, groups)
+    np.testing.assert_allclose(np.mean(list(by_group.values())), geometry.nme(pred, true).mean())

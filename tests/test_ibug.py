@@ -108,3 +108,12 @@ def test_real_xml_files(data_root):
     assert all(f.points is None for f in test)
     factor, shift = ibug.fit_crop(train)
     assert 1.2 < factor < 2.0 and abs(shift) < 0.2
+
+
+def test_crops_to_image_inverts_the_dataset_targets():
+    rng = np.random.default_rng(0)
+    squares = np.array([[10, 20, 150], [-30, 5, 400]], dtype=np.float32)
+    pts = rng.uniform(50, 150, (2, 68, 2))
+    crop = np.stack([geometry.box_to_crop(p, s, 224) for p, s in zip(pts, squares, strict=True)])
+    fractions = (crop + 0.5) / 224  # what KeypointDataset serves as targets
+    np.testing.assert_allclose(ibug.crops_to_image(fractions, squares, 224), pts, atol=1e-3)

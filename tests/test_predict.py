@@ -59,3 +59,12 @@ def test_no_face_and_unreadable_do_not_stop_the_others(model_path, tmp_path, cap
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert predict.main(["x.jpg", "--out", str(tmp_path), "--model", str(tmp_path / "no.pt")]) == 2
     assert "No model at" in capsys.readouterr().err
+
+
+def test_calibration_maps_detections_onto_reference_boxes():
+    image = data.astronaut()
+    [found, *_] = detect.detect_faces(image)
+    reference = np.array([found[0] + 5, found[1] + 12, found[2] * 1.1, found[3] * 1.1])
+    calibration, matched = detect.calibrate_on([(image, reference)])
+    assert matched == 1
+    np.testing.assert_allclose(detect.calibrate(found, calibration), reference, atol=1e-3)
