@@ -24,7 +24,9 @@ def show_image(ax, image) -> None:
         image = np.moveaxis(image, 0, -1)
     if image.dtype != np.uint8:
         image = np.clip(image + 0.5, 0, 1)
-    ax.imshow(image.squeeze(), cmap="gray" if image.squeeze().ndim == 2 else None)
+    top = 255 if image.dtype == np.uint8 else 1  # fixed range: a flat image stays flat
+    gray = image.squeeze().ndim == 2
+    ax.imshow(image.squeeze(), cmap="gray" if gray else None, vmin=0, vmax=top)
     ax.set_axis_off()
 
 
