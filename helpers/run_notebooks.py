@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
+    if "FKD_DATA_DIR" in os.environ:  # kernels run in notebooks/: make a relative root absolute
+        os.environ["FKD_DATA_DIR"] = os.path.abspath(os.environ["FKD_DATA_DIR"])
     paths = args.notebooks or sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for path in paths:
         print(f"running {path.name} ({args.profile} profile) ...", flush=True)
