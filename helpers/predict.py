@@ -21,10 +21,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from .config import REPO_ROOT  # noqa: E402
-from .datasets import prepare_image, target_to_pixels  # noqa: E402
+from .datasets import prepare_image  # noqa: E402
 from .detect import calibrate, detect_faces  # noqa: E402
-from .geometry import crop_to_box  # noqa: E402
-from .ibug import crop_face, crop_square  # noqa: E402
+from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
 from .imm import read_image  # noqa: E402
 from .models import LandmarkResNet  # noqa: E402
 
@@ -58,8 +57,7 @@ def landmarks_in_boxes(model: nn.Module, settings: dict, image: np.ndarray, boxe
     batch = torch.stack(
         [prepare_image(crop_face(image, s, size), settings["in_channels"] == 1) for s in squares]
     )
-    pixels = target_to_pixels(model(batch).numpy(), (size, size))
-    return np.stack([crop_to_box(p, s, size) for p, s in zip(pixels, squares, strict=True)])
+    return crops_to_image(model(batch).numpy(), np.stack(squares), size)
 
 
 def annotate(image: np.ndarray, points: np.ndarray, box: np.ndarray, path: Path) -> None:
@@ -88,8 +86,8 @@ def predict_photo(model: nn.Module, settings: dict, photo: Path, out: Path) -> i
         annotate(image, pts, box, stem.with_suffix(".png"))
         record = {
             "image": str(photo),
-            "box_ltwh": box.round(1).tolist(),
-            "points_xy": pts.round(2).tolist(),
+            "box_ltwh": box.astype(float).round(1).tolist(),
+            "points_xy": pts.astype(float).round(2).tolist(),
         }
         stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
     return len(boxes)
