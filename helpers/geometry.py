@@ -59,18 +59,19 @@ def point_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.asarray(pred) - np.asarray(true), axis=-1)
 
 
-def nme(pred: np.ndarray, true: np.ndarray, left: int = 36, right: int = 45) -> np.ndarray:
-    """Per-face mean point error over the outer-eye-corner distance (iBUG 68: 36 and 45)."""
+def normalized_errors(pred: np.ndarray, true: np.ndarray, left: int = 36, right: int = 45):
+    """Per-point errors over each face's outer-eye-corner distance (iBUG 68: 36 and 45)."""
     true = np.asarray(true)
     interocular = np.linalg.norm(true[:, left] - true[:, right], axis=-1)
-    return point_errors(pred, true).mean(axis=-1) / interocular
+    return point_errors(pred, true) / interocular[:, None]
+
+
+def nme(pred: np.ndarray, true: np.ndarray, left: int = 36, right: int = 45) -> np.ndarray:
+    """Per-face normalised mean error: mean point error over the outer-eye-corner distance."""
+    return normalized_errors(pred, true, left, right).mean(axis=-1)
 
 
 def nme_by_group(pred: np.ndarray, true: np.ndarray, groups: dict[str, list[int]]) -> dict:
-    """Mean NME of each named group of points (normalised by the outer-eye-corner distance)."""
-    true = np.asarray(true)
-    interocular = np.linalg.norm(true[:, 36] - true[:, 45], axis=-1)
-    errors = point_errors(pred, true)
-    return {
-        name: float((errors[:, idx].mean(1) / interocular).mean()) for name, idx in groups.items()
-    }
+    """Mean NME of each named group of points."""
+    errors = normalized_errors(pred, true)
+    return {name: float(errors[:, idx].mean(1).mean()) for name, idx in groups.items()}

@@ -22,7 +22,6 @@ IBUG_DIR = "ibug_300W_large_face_landmark_dataset"
 TRAIN_XML = "labels_ibug_300W_train.xml"
 TEST_XML = "labels_ibug_300W_test_parsed.xml"
 NUM_POINTS = 68
-LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
 GROUPS: dict[str, list[int]] = {
     "jaw": list(range(0, 17)),
     "brows": list(range(17, 27)),
