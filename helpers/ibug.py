@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .config import dataset_dir
 from .datasets import KeypointDataset, target_to_pixels, to_chw_uint8
 from .geometry import box_to_crop, crop_to_box
-from .imm import read_image
+from .images import read_image
 
 IBUG_DIR = "ibug_300W_large_face_landmark_dataset"
 TRAIN_XML = "labels_ibug_300W_train.xml"

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from skimage import io
 
 from .config import dataset_dir
+from .images import read_image
 
 IMM_DIR = "imm_face_db"
 NUM_POINTS = 58
@@ -28,7 +28,7 @@ _NAME = re.compile(r"^(?P<person>\d{2})-(?P<view>\d)(?P<gender>[mf])$")
 
 
 class AsfError(ValueError):
-    """A malformed .asf file or image; the message names the file."""
+    """A malformed .asf file; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -92,16 +92,6 @@ def load_face(asf_path: Path) -> ImmFace:
     person, view, gender = parse_name(asf_path.stem)
     points = rel * np.array([width, height], dtype=np.float32)
     return ImmFace(image_path, person, view, gender, points, (width, height))
-
-
-def read_image(path: Path) -> np.ndarray:
-    """An image as uint8 (H, W[, C]); a clear error if it is missing or unreadable."""
-    if not Path(path).is_file():
-        raise AsfError(f"{path}: image file is missing")
-    try:
-        return io.imread(path)
-    except Exception as err:  # skimage raises many types for corrupt files
-        raise AsfError(f"{path}: image is unreadable ({err})") from err
 
 
 def load_imm(root: Path | None = None) -> list[ImmFace]:

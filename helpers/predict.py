@@ -24,7 +24,7 @@ from .config import REPO_ROOT  # noqa: E402
 from .datasets import prepare_image  # noqa: E402
 from .detect import calibrate, detect_faces  # noqa: E402
 from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
-from .imm import read_image  # noqa: E402
+from .images import read_image  # noqa: E402
 from .models import LandmarkResNet  # noqa: E402
 
 DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "ibug_resnet18.pt"  # written by notebook 3

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import datasets, imm
+from helpers.images import ImageError
 from helpers.imm import AsfError
 
 
@@ -55,14 +56,14 @@ def test_coordinates_outside_image(write_face):
 
 
 def test_missing_image(write_face):
-    with pytest.raises(AsfError, match="missing"):
+    with pytest.raises(ImageError, match="missing"):
         imm.load_face(write_face(image=False))
 
 
 def test_unreadable_image(write_face, tmp_path):
     path = write_face()
     (tmp_path / "01-1m.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(AsfError, match="unreadable"):
+    with pytest.raises(ImageError, match="unreadable"):
         imm.load_face(path)
 
 
