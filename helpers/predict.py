@@ -26,6 +26,7 @@ from .detect import calibrate, detect_faces  # noqa: E402
 from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
 from .images import read_image  # noqa: E402
 from .models import LandmarkResNet  # noqa: E402
+from .train import predict_batch  # noqa: E402
 
 DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "ibug_resnet18.pt"  # written by notebook 3
 
@@ -57,7 +58,9 @@ def landmarks_in_boxes(model: nn.Module, settings: dict, image: np.ndarray, boxe
     batch = torch.stack(
         [prepare_image(crop_face(image, s, size), settings["in_channels"] == 1) for s in squares]
     )
-    return crops_to_image(model(batch).numpy(), np.stack(squares), size)
+    flip_perm = settings.get("flip_perm")  # mirrored test-time augmentation, when saved
+    pred = predict_batch(model, batch, None if flip_perm is None else np.asarray(flip_perm))
+    return crops_to_image(pred.numpy(), np.stack(squares), size)
 
 
 def annotate(image: np.ndarray, points: np.ndarray, box: np.ndarray, path: Path) -> None:

@@ -116,23 +116,31 @@ def _resume(path: Path, model, optimizer, sched) -> tuple[int, History]:
 
 
 @torch.no_grad()
-def predict(
-    model: nn.Module, loader: DataLoader, flip_perm: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model outputs and targets for a whole loader, as (N, K, 2) arrays of fractions.
+def predict_batch(
+    model: nn.Module, images: torch.Tensor, flip_perm: np.ndarray | None = None
+) -> torch.Tensor:
+    """Model outputs (fractions) for one batch, on the CPU.
 
     With flip_perm, each image is also predicted mirrored (test-time augmentation) and the
     two predictions, re-indexed and mirrored back, are averaged.
     """
-    dev = default_device()
-    model.to(dev).eval()
+    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    out = model(images.to(dev)).float().cpu()
+    if flip_perm is None:
+        return out
+    mirrored = model(images.flip(-1).to(dev)).float().cpu()[:, torch.as_tensor(flip_perm)]
+    mirrored[..., 0] = 1 - mirrored[..., 0]
+    return (out + mirrored) / 2
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, loader: DataLoader, flip_perm: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model outputs and targets for a whole loader, as (N, K, 2) arrays of fractions."""
+    model.to(default_device()).eval()
     outs, targets = [], []
     for images, target in loader:
-        out = model(images.to(dev)).float().cpu()
-        if flip_perm is not None:
-            mirrored = model(images.flip(-1).to(dev)).float().cpu()[:, torch.as_tensor(flip_perm)]
-            mirrored[..., 0] = 1 - mirrored[..., 0]
-            out = (out + mirrored) / 2
-        outs.append(out)
+        outs.append(predict_batch(model, images, flip_perm))
         targets.append(target)
     return torch.cat(outs).numpy(), torch.cat(targets).numpy()

@@ -21,6 +21,7 @@ def model_path(tmp_path_factory):
         "crop_factor": 1.5,
         "crop_shift": 0.04,
         "detector_calibration": [0.0, 0.1, 1.1],
+        "flip_perm": list(range(68)),  # plain ints survive a weights_only load
     }
     path = tmp_path_factory.mktemp("model") / "model.pt"
     return predict.save_landmarker(path, LandmarkResNet(pretrained=False), settings)
@@ -28,7 +29,7 @@ def model_path(tmp_path_factory):
 
 def test_checkpoint_round_trip(model_path):
     model, settings = predict.load_landmarker(model_path)
-    assert settings["crop_size"] == 64
+    assert settings["crop_size"] == 64 and settings["flip_perm"] == list(range(68))
     out = model(torch.zeros(1, 3, 64, 64))
     assert out.shape == (1, 68, 2)
 
