@@ -61,6 +61,11 @@ class KeypointDataset(Dataset):
         scale = torch.tensor(self.size, dtype=torch.float32)
         return prepare_image(image, self.grayscale), (points + 0.5) / scale
 
+    def mean_target(self) -> torch.Tensor:
+        """The mean un-augmented target (K, 2): a baseline, and where a model can start."""
+        scale = torch.tensor(self.size, dtype=torch.float32)
+        return ((self.points.float() + 0.5) / scale).mean(0)
+
     def with_augment(self, augment: AugmentFn | None) -> KeypointDataset:
         """The same cached data with another augmentation (no re-decoding)."""
         return KeypointDataset(self.images, self.points, self.grayscale, augment)

@@ -58,6 +58,20 @@ def load_xml(xml_path: Path | str | None = None, need_points: bool = True) -> li
     return faces
 
 
+def split_by_image(
+    faces: Sequence[IbugFace], fraction: float, seed: int = 0
+) -> tuple[list[IbugFace], list[IbugFace]]:
+    """(train, validation) faces, holding out `fraction` of the images so that the faces of
+    one image never straddle the split."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+    images = sorted({f.image_path for f in faces})
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(images, size=round(fraction * len(images)), replace=False))
+    train = [f for f in faces if f.image_path not in held]
+    return train, [f for f in faces if f.image_path in held]
+
+
 def _parse_box(path: Path, box: ET.Element, need_points: bool) -> IbugFace:
     """One <box> element, validated against its image."""
     if not path.is_file():

@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 from skimage import io
 
 from helpers import geometry, ibug, kaggle
+from helpers.datasets import KeypointDataset
 from helpers.ibug import IbugError
 
 
@@ -117,3 +119,23 @@ def test_crops_to_image_inverts_the_dataset_targets():
     crop = np.stack([geometry.box_to_crop(p, s, 224) for p, s in zip(pts, squares, strict=True)])
     fractions = (crop + 0.5) / 224  # what KeypointDataset serves as targets
     np.testing.assert_allclose(ibug.crops_to_image(fractions, squares, 224), pts, atol=1e-3)
+
+
+def test_split_by_image_keeps_each_image_on_one_side(tmp_path):
+    faces = [
+        ibug.IbugFace(tmp_path / f"{k // 2}.jpg", (100, 80), np.zeros(4), None) for k in range(40)
+    ]
+    train, val = ibug.split_by_image(faces, 0.25, seed=3)
+    assert len(train) + len(val) == 40 and len(val) == 10  # 5 of 20 images, 2 faces each
+    assert not {f.image_path for f in train} & {f.image_path for f in val}
+    again = ibug.split_by_image(faces, 0.25, seed=3)[1]
+    assert [f.image_path for f in again] == [f.image_path for f in val]
+    with pytest.raises(ValueError, match="fraction"):
+        ibug.split_by_image(faces, 1.0)
+
+
+def test_mean_target_is_the_mean_served_target():
+    points = torch.rand(5, 68, 2) * 50
+    data = KeypointDataset(torch.zeros(5, 3, 60, 80, dtype=torch.uint8), points, grayscale=False)
+    served = torch.stack([target for _, target in (data[i] for i in range(5))])
+    torch.testing.assert_close(data.mean_target(), served.mean(0))
