@@ -13,6 +13,7 @@ os.environ["FKD_OUTPUT_DIR"] = os.path.join(_SCRATCH, "out")
 os.environ["FKD_CACHE_DIR"] = os.path.join(_SCRATCH, "cache")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_DISABLE", "1")
-# Notebook kernels run in notebooks/, so a relative data root must be made absolute here.
-if "FKD_DATA_DIR" in os.environ:
-    os.environ["FKD_DATA_DIR"] = os.path.abspath(os.environ["FKD_DATA_DIR"])
+
+from helpers.config import pin_data_root  # noqa: E402  (after the settings above)
+
+pin_data_root()  # notebook kernels run in notebooks/

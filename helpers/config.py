@@ -120,6 +120,12 @@ def data_root() -> Path:
     return Path(os.environ.get("FKD_DATA_DIR", REPO_ROOT / "data")).expanduser().resolve()
 
 
+def pin_data_root() -> None:
+    """Make a relative FKD_DATA_DIR absolute, so notebook kernels (run in notebooks/) find it."""
+    if "FKD_DATA_DIR" in os.environ:
+        os.environ["FKD_DATA_DIR"] = os.path.abspath(os.environ["FKD_DATA_DIR"])
+
+
 def dataset_dir(name: str) -> Path:
     """One dataset's folder under the data root; a clear error if it is missing."""
     root = data_root()

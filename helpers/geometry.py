@@ -35,6 +35,11 @@ def mirror_points(points: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def mirror_in_place(shape: np.ndarray) -> np.ndarray:
+    """Mirror a (K, 2) shape about its own vertical axis (mean x), so it stays where it is."""
+    return mirror_points(shape, 2 * np.asarray(shape)[:, 0].mean() + 1)
+
+
 def mirror_permutation(mean_shape: np.ndarray) -> np.ndarray:
     """Index permutation that swaps left and right points, derived from a mean shape.
 

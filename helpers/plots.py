@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .config import figures_dir, hardware, results_dir
+from .geometry import mirror_in_place
 from .train import History
 
 TRUE_STYLE = dict(c="lime", edgecolors="black", linewidths=0.5, label="ground truth")
@@ -58,6 +59,39 @@ def show_faces(
     if truth is not None or pred is not None:
         axes.flat[0].legend(loc="lower left", fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def show_mirror_check(shape: np.ndarray, perm: np.ndarray, labels=(0, 13, 29, 39, 52)):
+    """A shape and its mirror image, before and after re-indexing by perm.
+
+    Grey lines join each point to the mirrored point with the same index: they cross the face
+    before re-indexing and vanish after it when perm is right.
+    """
+    mirrored = mirror_in_place(shape)
+    lo, hi = shape.min(0) - 40, shape.max(0) + 40
+    canvas = np.full((int(hi[1]) + 1, int(hi[0]) + 1), 255, np.uint8)
+    fig = show_faces(
+        [canvas, canvas],
+        truth=[shape, shape],
+        pred=[mirrored, mirrored[perm]],
+        titles=[
+            "mirrored, same indices: lines join each index to its mirror",
+            "mirrored, re-indexed by perm: the lines vanish",
+        ],
+        ncols=2,
+        size=6,
+        marker_size=30,
+    )
+    for ax, other in zip(fig.axes, [mirrored, mirrored[perm]], strict=True):
+        xs, ys = np.stack([shape[:, 0], other[:, 0]]), np.stack([shape[:, 1], other[:, 1]])
+        ax.plot(xs, ys, color="gray", lw=0.6)
+        for i in labels:  # written at the mirrored point that carries the index
+            ax.annotate(
+                str(i), other[i], color="red", fontsize=9, xytext=(3, 3), textcoords="offset points"
+            )
+        ax.set(xlim=(lo[0], hi[0]), ylim=(hi[1], lo[1]))
+    fig.axes[0].legend(["original", "mirrored"], loc="lower left", fontsize=8)
     return fig
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .config import PROFILES, REPO_ROOT
+from .config import PROFILES, REPO_ROOT, pin_data_root
 
 
 def run_notebook(path: Path, profile: str) -> float:
@@ -40,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    if "FKD_DATA_DIR" in os.environ:  # kernels run in notebooks/: make a relative root absolute
-        os.environ["FKD_DATA_DIR"] = os.path.abspath(os.environ["FKD_DATA_DIR"])
+    pin_data_root()
     paths = args.notebooks or sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for path in paths:
         print(f"running {path.name} ({args.profile} profile) ...", flush=True)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import geometry
+from helpers import geometry, plots
 
 
 @pytest.mark.parametrize(
@@ -40,6 +40,20 @@ def test_mirror_permutation_of_symmetric_shape():
     # Two pairs and one point on the axis.
     shape = np.array([[0.0, 0], [10, 0], [5, 5], [2, 9], [8, 9]])
     np.testing.assert_array_equal(geometry.mirror_permutation(shape), [1, 0, 2, 4, 3])
+
+
+def test_mirror_in_place_keeps_a_symmetric_shape_on_itself():
+    shape = np.array([[20.0, 30], [40, 30], [30, 35], [22, 50], [38, 50]])  # axis at x = 30
+    perm = geometry.mirror_permutation(shape)
+    np.testing.assert_allclose(geometry.mirror_in_place(shape)[perm], shape, atol=1e-4)
+    np.testing.assert_allclose(geometry.mirror_in_place(geometry.mirror_in_place(shape)), shape)
+
+
+def test_mirror_check_lines_vanish_only_after_reindexing():
+    shape = np.array([[20.0, 30], [40, 30], [30, 35], [22, 50], [38, 50]])
+    fig = plots.show_mirror_check(shape, geometry.mirror_permutation(shape), labels=(0,))
+    before, after = ([np.ptp(line.get_xdata()) for line in ax.lines] for ax in fig.axes[:2])
+    assert max(before) == pytest.approx(20) and max(after) == pytest.approx(0, abs=1e-4)
 
 
 def test_nme_uses_outer_eye_corners():
