@@ -66,6 +66,11 @@ class KeypointDataset(Dataset):
         scale = torch.tensor(self.size, dtype=torch.float32)
         return ((self.points.float() + 0.5) / scale).mean(0)
 
+    def subset(self, indices: Sequence[int]) -> KeypointDataset:
+        """Some of the samples, with the same augmentation (mean_target works on it)."""
+        index = torch.as_tensor(list(indices), dtype=torch.long)
+        return KeypointDataset(self.images[index], self.points[index], self.grayscale, self.augment)
+
     def with_augment(self, augment: AugmentFn | None) -> KeypointDataset:
         """The same cached data with another augmentation (no re-decoding)."""
         return KeypointDataset(self.images, self.points, self.grayscale, augment)

@@ -58,18 +58,31 @@ def load_xml(xml_path: Path | str | None = None, need_points: bool = True) -> li
     return faces
 
 
+SUBSETS = ("afw", "helen", "lfpw", "ibug")
+
+
+def subset_of(path: Path) -> str:
+    """The 300-W subset an image comes from (afw, helen, lfpw, ibug), by its folder."""
+    return next((part for part in Path(path).parts if part in SUBSETS), "other")
+
+
+def source_image(path: Path) -> Path:
+    """The image a file was made from: the course's `x_mirror.jpg` copies come from `x.jpg`."""
+    return path.with_name(path.name.replace("_mirror.", ".", 1))
+
+
 def split_by_image(
     faces: Sequence[IbugFace], fraction: float, seed: int = 0
 ) -> tuple[list[IbugFace], list[IbugFace]]:
-    """(train, validation) faces, holding out `fraction` of the images so that the faces of
-    one image never straddle the split."""
+    """(train, validation) faces, holding out `fraction` of the source images, so that neither
+    the faces of one image nor an image and its `_mirror` copy ever straddle the split."""
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
-    images = sorted({f.image_path for f in faces})
+    sources = sorted({source_image(f.image_path) for f in faces})
     rng = np.random.default_rng(seed)
-    held = set(rng.choice(images, size=round(fraction * len(images)), replace=False))
-    train = [f for f in faces if f.image_path not in held]
-    return train, [f for f in faces if f.image_path in held]
+    held = set(rng.choice(sources, size=round(fraction * len(sources)), replace=False))
+    train = [f for f in faces if source_image(f.image_path) not in held]
+    return train, [f for f in faces if source_image(f.image_path) in held]
 
 
 def _parse_box(path: Path, box: ET.Element, need_points: bool) -> IbugFace:

@@ -106,7 +106,7 @@ def test_real_xml_files(data_root):
     folder = data_root / ibug.IBUG_DIR
     train = ibug.load_xml(folder / ibug.TRAIN_XML)
     test = ibug.load_xml(folder / ibug.TEST_XML, need_points=False)
-    assert (len(train), len(test)) == (1326, 211)
+    assert (len(train), len(test)) == (2208, 358)
     assert all(f.points is None for f in test)
     factor, shift = ibug.fit_crop(train)
     assert 1.2 < factor < 2.0 and abs(shift) < 0.2
@@ -134,8 +134,37 @@ def test_split_by_image_keeps_each_image_on_one_side(tmp_path):
         ibug.split_by_image(faces, 1.0)
 
 
+def test_split_keeps_an_image_and_its_mirror_together(tmp_path):
+    # The full course download holds x.jpg and x_mirror.jpg: a mirrored validation face in
+    # training would leak. Ten pairs; with any seed, each pair lands on one side.
+    names = [f"lfpw_{k}{tail}.jpg" for k in range(10) for tail in ("", "_mirror")]
+    faces = [ibug.IbugFace(tmp_path / n, (100, 80), np.zeros(4), None) for n in names]
+    for seed in range(5):
+        train, val = ibug.split_by_image(faces, 0.3, seed=seed)
+        assert len(val) == 6  # 3 of the 10 source images, each with its mirror
+        sides = {f.image_path.name: "val" for f in val} | {f.image_path.name: "tr" for f in train}
+        for k in range(10):
+            assert sides[f"lfpw_{k}.jpg"] == sides[f"lfpw_{k}_mirror.jpg"]
+
+
 def test_mean_target_is_the_mean_served_target():
     points = torch.rand(5, 68, 2) * 50
     data = KeypointDataset(torch.zeros(5, 3, 60, 80, dtype=torch.uint8), points, grayscale=False)
     served = torch.stack([target for _, target in (data[i] for i in range(5))])
     torch.testing.assert_close(data.mean_target(), served.mean(0))
+
+
+def test_subset_of_reads_the_folder():
+    assert ibug.subset_of("/d/ibug_300W/lfpw/trainset/image_0001.jpg") == "lfpw"
+    assert ibug.subset_of("/d/ibug_300W/afw/1051618982_1.jpg") == "afw"
+    assert ibug.subset_of("/elsewhere/photo.jpg") == "other"
+
+
+def test_subset_keeps_the_chosen_samples_and_the_augmentation():
+    points = torch.rand(6, 68, 2) * 50
+    images = torch.arange(6, dtype=torch.uint8).view(6, 1, 1, 1).expand(6, 3, 60, 80)
+    data = KeypointDataset(images, points, grayscale=False, augment=lambda im, p: (im, p + 1))
+    part = data.subset([4, 1])
+    assert len(part) == 2 and part.augment is data.augment
+    assert part.images[0, 0, 0, 0] == 4 and torch.equal(part.points[1], points[1])
+    torch.testing.assert_close(part.mean_target(), data.subset([1, 4]).mean_target())
