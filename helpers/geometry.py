@@ -80,3 +80,23 @@ def nme_by_group(pred: np.ndarray, true: np.ndarray, groups: dict[str, list[int]
     """Mean NME of each named group of points."""
     errors = normalized_errors(pred, true)
     return {name: float(errors[:, idx].mean(1).mean()) for name, idx in groups.items()}
+
+
+def ced(nmes: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Cumulative error distribution: the fraction of faces with NME <= each threshold."""
+    nmes = np.asarray(nmes, dtype=np.float64)
+    return (nmes[None, :] <= np.asarray(thresholds, dtype=np.float64)[:, None]).mean(axis=1)
+
+
+def auc(nmes: np.ndarray, limit: float = 0.08) -> float:
+    """Area under the CED curve from 0 to `limit`, over `limit` (1 is perfect, 0 all failed).
+
+    Exact: each face contributes (limit - NME) / limit, or 0 beyond the limit.
+    """
+    nmes = np.asarray(nmes, dtype=np.float64)
+    return float(np.clip(limit - nmes, 0, None).mean() / limit)
+
+
+def failure_rate(nmes: np.ndarray, limit: float = 0.08) -> float:
+    """The fraction of faces whose NME exceeds `limit` (8% is the 300-W convention)."""
+    return float((np.asarray(nmes) > limit).mean())

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .config import figures_dir, hardware, results_dir
-from .geometry import mirror_in_place
+from .geometry import auc, ced, failure_rate, mirror_in_place
 from .train import History
 
 TRUE_STYLE = dict(c="lime", edgecolors="black", linewidths=0.5, label="ground truth")
@@ -108,24 +108,42 @@ def plot_losses(history: History, title: str = "Loss", ylabel: str = "MSE loss")
     return fig
 
 
-def plot_studies(studies: Mapping[str, Mapping[str, History]], ylabel: str = "MSE loss"):
-    """One panel per study (e.g. learning rate, channels), one colour per setting."""
+def plot_studies(
+    studies: Mapping[str, Mapping[str, History]], ylabel: str = "MSE loss", against_time=False
+):
+    """One panel per study (e.g. learning rate, channels), one colour per setting; against
+    epochs, or against wall-clock seconds for studies run at equal time."""
     fig, axes = plt.subplots(1, len(studies), figsize=(6 * len(studies), 4), squeeze=False)
     for ax, (study, runs) in zip(axes.flat, studies.items(), strict=True):
         for (label, hist), color in zip(
             runs.items(), plt.cm.viridis(np.linspace(0, 0.9, len(runs))), strict=True
         ):
-            epochs = np.arange(1, len(hist.train) + 1)
-            ax.plot(epochs, hist.train, "--", color=color, alpha=0.6)
-            ax.plot(epochs, hist.val, "-", color=color, label=f"{label}")
+            x = np.asarray(hist.times) if against_time else np.arange(1, len(hist.train) + 1)
+            ax.plot(x, hist.train, "--", color=color, alpha=0.6)
+            ax.plot(x, hist.val, "-", color=color, label=f"{label}")
         ax.set(
-            xlabel="epoch",
+            xlabel="wall-clock seconds" if against_time else "epoch",
             ylabel=ylabel,
             yscale="log",
             title=f"{study} (dashed: train, solid: val)",
         )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ced(curves: Mapping[str, np.ndarray], limit: float = 0.08):
+    """Cumulative error distributions (fraction of faces against NME) up to `limit`, with
+    each curve's AUC and failure rate in its label."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    grid = np.linspace(0, limit, 400)
+    for label, nmes in curves.items():
+        stats = f"AUC@{limit:.0%} {auc(nmes, limit):.3f}, failures {failure_rate(nmes, limit):.1%}"
+        ax.plot(100 * grid, ced(nmes, grid), label=f"{label} ({stats})")
+    ax.set(xlabel="NME (%)", ylabel="fraction of faces", xlim=(0, 100 * limit), ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
 

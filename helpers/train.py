@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,15 +19,42 @@ from .config import device as default_device
 
 @dataclass
 class History:
-    """Per-epoch mean losses and the wall-clock time of a run."""
+    """Per-epoch mean losses, the wall-clock seconds at each epoch's end, and the total."""
 
     train: list[float] = field(default_factory=list)
     val: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    times: list[float] = field(default_factory=list)
 
 
-def run_epoch(model, loader, loss_fn, optimizer=None, dev=None, bf16: bool = False) -> float:
-    """One pass over `loader`; trains when an optimizer is given. Returns the mean loss."""
+@dataclass
+class TimeBudget:
+    """Cosine learning-rate decay over wall-clock seconds rather than epochs; then it stops.
+
+    Runs given the same budget compare fairly across input sizes and batch sizes, whose
+    epochs cost different times.
+    """
+
+    seconds: float
+    lr: float
+    start: float = field(default_factory=time.perf_counter)
+
+    def fraction(self) -> float:
+        return (time.perf_counter() - self.start) / self.seconds
+
+    def step(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Set the learning rate for the time now; False once the budget is spent."""
+        done = min(self.fraction(), 1.0)
+        for group in optimizer.param_groups:
+            group["lr"] = self.lr * 0.5 * (1 + math.cos(math.pi * done))
+        return done < 1.0
+
+
+def run_epoch(
+    model, loader, loss_fn, optimizer=None, dev=None, bf16: bool = False, budget=None
+) -> float:
+    """One pass over `loader`; trains when an optimizer is given, and stops early when a
+    TimeBudget runs out. Returns the mean loss."""
     dev = dev or default_device()
     model.train(optimizer is not None)
     total, count = 0.0, 0
@@ -34,6 +62,8 @@ def run_epoch(model, loader, loss_fn, optimizer=None, dev=None, bf16: bool = Fal
     layout = torch.channels_last if bf16 else torch.contiguous_format
     with torch.set_grad_enabled(optimizer is not None):
         for images, targets in loader:
+            if budget is not None and not budget.step(optimizer):
+                break
             images, targets = images.to(dev, memory_format=layout), targets.to(dev)
             with autocast:
                 loss = loss_fn(model(images).float(), targets)
@@ -44,6 +74,13 @@ def run_epoch(model, loader, loss_fn, optimizer=None, dev=None, bf16: bool = Fal
             total += loss.item() * len(images)
             count += len(images)
     return total / max(count, 1)
+
+
+def _prepare(model: nn.Module, bf16: bool) -> torch.device:
+    """Move the model to the default device, channels-last for bfloat16's fast convolutions."""
+    dev = default_device()
+    model.to(dev, memory_format=torch.channels_last if bf16 else torch.contiguous_format)
+    return dev
 
 
 def fit(
@@ -63,8 +100,7 @@ def fit(
     bf16 runs forward and backward under bfloat16 autocast (weights stay float32) with
     channels-last tensors, the layout the fast bfloat16 convolutions want (helpers.benchmark).
     """
-    dev = default_device()
-    model.to(dev, memory_format=torch.channels_last if bf16 else torch.contiguous_format)
+    dev = _prepare(model, bf16)
     loss_fn = loss_fn or nn.MSELoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     sched = (
@@ -83,9 +119,37 @@ def fit(
         if sched:
             sched.step()
         history.seconds = time.perf_counter() - began
+        history.times.append(history.seconds)
         bar.set_postfix(train=f"{history.train[-1]:.4g}", val=f"{history.val[-1]:.4g}")
         if checkpoint:
             _save(checkpoint, epoch + 1, model, optimizer, sched, history)
+    return history
+
+
+def fit_for(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    seconds: float,
+    lr: float,
+    loss_fn: nn.Module,
+    bf16: bool = False,
+    desc: str = "train",
+) -> History:
+    """Train with Adam for a wall-clock budget (cosine decay over time), validating after
+    each pass; the last pass may be partial. For studies at equal time, not for results."""
+    dev = _prepare(model, bf16)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    budget, history = TimeBudget(seconds, lr), History()
+    bar = tqdm(total=round(seconds), desc=desc, unit="s", leave=False)
+    while budget.fraction() < 1.0:
+        history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev, bf16, budget))
+        history.val.append(run_epoch(model, val_loader, loss_fn, None, dev, bf16))
+        history.seconds = time.perf_counter() - budget.start
+        history.times.append(history.seconds)
+        bar.update(round(min(history.seconds, seconds)) - bar.n)
+        bar.set_postfix(val=f"{history.val[-1]:.4g}", epochs=len(history.val))
+    bar.close()
     return history
 
 
@@ -96,7 +160,12 @@ def _save(path: Path, epoch: int, model, optimizer, sched, history: History) -> 
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": sched.state_dict() if sched else None,
-        "history": {"train": history.train, "val": history.val, "seconds": history.seconds},
+        "history": {
+            "train": history.train,
+            "val": history.val,
+            "seconds": history.seconds,
+            "times": history.times,
+        },
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(f"{path}.tmp")

@@ -96,3 +96,19 @@ def test_nme_by_group_averages_to_overall_nme():
     groups = {"left": list(range(0, 34)), "right": list(range(34, 68))}
     by_group = geometry.nme_by_group(pred, true, groups)
     np.testing.assert_allclose(np.mean(list(by_group.values())), geometry.nme(pred, true).mean())
+
+
+def test_ced_auc_and_failure_rate_on_known_errors():
+    nmes = np.array([0.0, 0.02, 0.04, 0.10])
+    np.testing.assert_allclose(geometry.ced(nmes, [0.0, 0.03, 0.08, 0.2]), [0.25, 0.5, 0.75, 1.0])
+    # (1 + 0.75 + 0.5 + 0) / 4: each face adds (0.08 - NME) / 0.08, the failure adds nothing
+    assert geometry.auc(nmes, 0.08) == pytest.approx(0.5625)
+    assert geometry.failure_rate(nmes, 0.08) == 0.25
+    assert geometry.auc(np.zeros(5)) == 1.0 and geometry.auc(np.full(5, 0.5)) == 0.0
+
+
+def test_auc_matches_the_integral_of_the_ced_curve():
+    nmes = np.random.default_rng(0).uniform(0, 0.12, 200)
+    grid = np.linspace(0, 0.08, 80001)
+    integral = np.trapezoid(geometry.ced(nmes, grid), grid) / 0.08
+    assert geometry.auc(nmes, 0.08) == pytest.approx(integral, abs=1e-3)

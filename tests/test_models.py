@@ -1,8 +1,10 @@
-"""The ResNet18 landmark model: adapted first convolution and output shape."""
+"""The ResNet18 landmark model (adapted first convolution, output shape) and training loops."""
 
+import pytest
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
-from helpers import models
+from helpers import models, train
 
 
 def test_grey_first_conv_computes_what_rgb_did_on_a_grey_image():
@@ -20,3 +22,44 @@ def test_landmark_model_starts_at_the_mean_shape():
     out = model(torch.rand(2, 3, 64, 64))
     assert out.shape == (2, 68, 2)
     assert (out - mean).abs().max() < 0.05  # the head starts near the mean shape
+
+
+def test_fit_for_stops_on_time_and_decays_the_learning_rate():
+    torch.manual_seed(0)
+    data = TensorDataset(torch.randn(64, 4), torch.randn(64, 2))
+    model = torch.nn.Linear(4, 2)
+    history = train.fit_for(
+        model,
+        DataLoader(data, batch_size=4),
+        DataLoader(data, batch_size=64),
+        0.5,
+        1e-2,
+        torch.nn.MSELoss(),
+    )
+    assert 0.5 <= history.seconds < 3 and len(history.val) == len(history.times) >= 1
+    assert history.times == sorted(history.times)
+    budget = train.TimeBudget(seconds=10.0, lr=1.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    assert budget.step(optimizer) and optimizer.param_groups[0]["lr"] == pytest.approx(1, 1e-3)
+    budget.start -= 5.0  # half way: cosine gives half the learning rate
+    assert budget.step(optimizer) and optimizer.param_groups[0]["lr"] == pytest.approx(0.5, 1e-2)
+    budget.start -= 5.0
+    assert not budget.step(optimizer) and optimizer.param_groups[0]["lr"] == pytest.approx(0)
+
+
+def test_layer_summary_follows_the_forward_pass():
+    rows = models.layer_summary(models.NoseNet((80, 60)), (1, 60, 80))
+    names = [name for name, *_ in rows]
+    assert names == [
+        "features.0",
+        "features.1",
+        "features.2",
+        "head.0",
+        "head.1",
+        "head.2",
+        "head.3",
+    ]
+    assert rows[0][2] == (16, 30, 40) and rows[-1][2] == (2,)
+    assert sum(params for *_, params in rows) == models.count_parameters(models.NoseNet((80, 60)))
+    resnet = models.layer_summary(models.LandmarkResNet(pretrained=False), (3, 128, 128))
+    assert resnet[0][:2] == ("net.conv1", "Conv2d") and resnet[-1][2] == (136,)

@@ -1,0 +1,104 @@
+"""Which precision to train in: bfloat16 only where this machine runs it faster than float32.
+
+bfloat16 autocast halves the work on GPUs and on CPUs with native bfloat16 (AMX, AVX512-BF16),
+but CPUs without it (AVX2-only AMD EPYCs, most laptops) emulate it at a tenth of float32's
+speed. So the choice is made per machine: by the GPU's support, else by the CPU's capability
+and a short measured probe of a convolution training step.
+
+FKD_PRECISION=bf16|fp32 overrides the choice (benchmarks, or to reproduce a run elsewhere).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PROBE_MIN_SPEEDUP = 1.15  # bfloat16 must beat float32 by this much to be worth its rounding
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The chosen precision and why, for notebook headers and results files."""
+
+    bf16: bool
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return "bfloat16" if self.bf16 else "float32"
+
+    def as_dict(self) -> dict:
+        return {"precision": self.name, "precision_reason": self.reason}
+
+
+def cpu_capability() -> str:
+    """ATen's vector capability on this CPU: 'AVX2', 'AVX512', ... ('unknown' if not reported)."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return "unknown"
+
+
+def _probe_step_seconds(bf16: bool, steps: int = 2) -> float:
+    """Seconds per training step of a small conv stack at 56x56, the shape ResNet18 works at."""
+    torch.manual_seed(0)
+    layout = torch.channels_last if bf16 else torch.contiguous_format
+    net = nn.Sequential(
+        nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU()
+    ).to(memory_format=layout)
+    x = torch.randn(8, 3, 56, 56).contiguous(memory_format=layout)
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = net(x).float().square().mean()
+        loss.backward()
+
+    step()  # warm-up: oneDNN picks its kernels here
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def measured_cpu_speedup() -> float:
+    """bfloat16's speed over float32 on this CPU, from the probe (> 1 means bfloat16 is faster)."""
+    return _probe_step_seconds(False) / _probe_step_seconds(True)
+
+
+def choose(requested: str = "auto", device_type: str | None = None) -> Precision:
+    """The precision to train in: `requested` (a profile's bf16, fp32 or auto) unless
+    FKD_PRECISION overrides it; auto decides by the hardware (measured once per process)."""
+    forced = os.environ.get("FKD_PRECISION", "").lower()
+    source = "FKD_PRECISION" if forced else "the profile"
+    forced = forced or requested.lower()
+    if forced in ("bf16", "fp32"):
+        return Precision(forced == "bf16", f"set to {forced} by {source}")
+    if forced != "auto":
+        raise ValueError(f"precision must be bf16, fp32 or auto, got {forced!r} ({source})")
+    return by_hardware(device_type or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+@functools.cache
+def by_hardware(device_type: str) -> Precision:
+    """bfloat16 where the GPU supports it, or where the CPU has it natively and a probe
+    measures it faster than float32; float32 everywhere else."""
+    if device_type == "cuda":
+        name = torch.cuda.get_device_name(0)
+        if torch.cuda.is_bf16_supported():
+            return Precision(True, f"{name} supports bfloat16")
+        return Precision(False, f"{name} lacks bfloat16")
+    capability = cpu_capability()
+    if "AVX512" not in capability and "AMX" not in capability:
+        return Precision(False, f"CPU capability {capability}: no native bfloat16")
+    speedup = measured_cpu_speedup()
+    verdict = "faster" if speedup >= PROBE_MIN_SPEEDUP else "not faster"
+    return Precision(
+        speedup >= PROBE_MIN_SPEEDUP,
+        f"CPU capability {capability}; a probe measured bfloat16 at {speedup:.2f}x float32 "
+        f"({verdict} than the {PROBE_MIN_SPEEDUP}x needed)",
+    )

@@ -1,0 +1,34 @@
+"""Profiles: one place for settings, with the course's exact Part 3 settings one switch away."""
+
+import pytest
+
+from helpers import config
+
+
+def test_course_profile_keeps_the_course_settings():
+    course = config.get_profile("course").ibug
+    assert (course.crop_size, course.epochs, course.lr) == (224, 50, 1e-3)
+    full = config.get_profile("full").ibug
+    assert full.crop_size in full.study_sizes and course.crop_size in full.study_sizes
+
+
+def test_quick_profile_is_smaller_than_full():
+    quick, full = config.get_profile("quick"), config.get_profile("full")
+    assert quick.ibug.epochs < full.ibug.epochs and quick.ibug.max_train_faces
+    assert quick.ibug.study_seconds < full.ibug.study_seconds
+
+
+def test_profile_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("FKD_PROFILE", "course")
+    assert config.get_profile().name == "course"
+    with pytest.raises(ValueError, match="Unknown profile"):
+        config.get_profile("fast")
+
+
+def test_hardware_names_the_cpu(monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n")
+    monkeypatch.setattr(config, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else p)
+    assert config.cpu_name() == "AMD EPYC 9R14 96-Core Processor"
+    if not config.torch.cuda.is_available():
+        assert config.hardware().startswith("CPU AMD EPYC 9R14")
