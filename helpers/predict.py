@@ -1,6 +1,6 @@
 """68 landmarks on your own photos: detect faces, crop, run the trained model, save results.
 
-Usage: python -m helpers.predict PHOTO... --out DIR [--model checkpoints/ibug_resnet18.pt]
+Usage: python -m helpers.predict PHOTO... --out DIR [--model models/landmarks68.pt]
 For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json (68 points,
 (x, y) original-image pixels).
 """
@@ -8,6 +8,7 @@ For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -24,11 +25,11 @@ from .config import REPO_ROOT  # noqa: E402
 from .datasets import prepare_image  # noqa: E402
 from .detect import calibrate, detect_faces  # noqa: E402
 from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
-from .images import read_image  # noqa: E402
+from .images import read_photo  # noqa: E402
 from .models import LandmarkResNet  # noqa: E402
 from .train import predict_batch  # noqa: E402
 
-DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "ibug_resnet18.pt"  # written by notebook 3
+DEFAULT_MODEL = REPO_ROOT / "models" / "landmarks68.pt"  # shipped; written by notebook 3
 
 
 def save_landmarker(path: Path, model: LandmarkResNet, settings: dict) -> Path:
@@ -39,10 +40,40 @@ def save_landmarker(path: Path, model: LandmarkResNet, settings: dict) -> Path:
     return Path(path)
 
 
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def card_path(weights: Path) -> Path:
+    """Where a model's card lives: beside its weights, as JSON."""
+    return Path(weights).with_suffix(".json")
+
+
+def write_model_card(weights: Path, card: dict) -> Path:
+    """Write the model card beside the weights, with their size and SHA-256 for verification."""
+    weights = Path(weights)
+    full = {**card, "weights": weights.name, "bytes": weights.stat().st_size}
+    full["sha256"] = sha256_of(weights)
+    path = card_path(weights)
+    path.write_text(json.dumps(full, indent=2) + "\n")
+    return path
+
+
 def load_landmarker(path: Path = DEFAULT_MODEL) -> tuple[nn.Module, dict]:
-    """Load a saved landmark model safely (weights_only: tensors and plain data, no code)."""
-    if not Path(path).is_file():
+    """Load a saved landmark model safely: its hash checked against its card when it has one,
+    and weights_only (tensors and plain data, no pickled code)."""
+    path = Path(path)
+    if not path.is_file():
         raise FileNotFoundError(f"No model at {path}: run notebooks/03_ibug_resnet18.ipynb first")
+    if card_path(path).is_file():
+        expected = json.loads(card_path(path).read_text()).get("sha256")
+        if expected and sha256_of(path) != expected:
+            raise ValueError(f"{path}: SHA-256 differs from its model card; the file is damaged")
     state = torch.load(path, map_location="cpu", weights_only=True)
     settings = state["settings"]
     model = LandmarkResNet(in_channels=settings["in_channels"], pretrained=False)
@@ -76,9 +107,7 @@ def annotate(image: np.ndarray, points: np.ndarray, box: np.ndarray, path: Path)
 
 def predict_photo(model: nn.Module, settings: dict, photo: Path, out: Path) -> int:
     """Detect, predict and write results for one photo; returns the number of faces."""
-    image = read_image(photo)
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = image[..., :3]
+    image = read_photo(photo)  # upright uint8 RGB, whatever the camera or editor wrote
     detections = detect_faces(image)
     if not detections:
         raise ValueError(f"{photo}: no face found")

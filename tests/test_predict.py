@@ -34,6 +34,29 @@ def test_checkpoint_round_trip(model_path):
     assert out.shape == (1, 68, 2)
 
 
+def test_model_card_hash_is_checked_on_load(tmp_path):
+    path = predict.save_landmarker(
+        tmp_path / "m.pt",
+        LandmarkResNet(pretrained=False),
+        {
+            "in_channels": 3,
+            "crop_size": 64,
+            "crop_factor": 1.5,
+            "crop_shift": 0.0,
+        },
+    )
+    card = json.loads(predict.write_model_card(path, {"val_nme": 0.05}).read_text())
+    assert card["sha256"] == predict.sha256_of(path) and card["weights"] == "m.pt"
+    predict.load_landmarker(path)  # intact: loads
+    with open(path, "r+b") as f:  # flip one byte in the middle of the weights
+        f.seek(path.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        predict.load_landmarker(path)
+
+
 def test_detector_finds_the_astronaut():
     boxes = detect.detect_faces(data.astronaut())
     assert len(boxes) >= 1
