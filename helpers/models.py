@@ -137,3 +137,26 @@ def start_at_mean(layer: nn.Linear, mean_target: torch.Tensor) -> None:
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def layer_summary(
+    model: nn.Module, input_shape: tuple[int, ...], depth: int = 2
+) -> list[tuple[str, str, tuple[int, ...], int]]:
+    """(name, layer type, output shape, parameters) of each module `depth` levels down, in the
+    order a forward pass of one zero input of `input_shape` reaches them."""
+    rows, hooks = [], []
+    for name, module in model.named_modules():
+        if name.count(".") == depth - 1:
+
+            def record(mod, _inp, out, name=name):
+                shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
+                rows.append((name, type(mod).__name__, shape, count_parameters(mod)))
+
+            hooks.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rows

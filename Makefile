@@ -1,0 +1,59 @@
+# Two commands on a fresh machine with Python 3.11 (see the README's quick start):
+#   make         set up .venv, fetch the datasets if absent, run every notebook, build the write-up
+#   make test    set up .venv if needed, then run the tests as CI does
+#
+# make PROFILE=full re-renders the committed notebooks, figures, results and write-up in place.
+# The default quick profile writes everything under runs/quick/ and leaves them alone.
+# Finished work is not redone: the environment is rebuilt only when requirements.txt changes,
+# datasets already present are not downloaded again, and a notebook reruns only when it or
+# helpers/ changed since its last finished run. An interrupted notebook starts again from the top.
+
+PROFILE ?= quick
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ENV_STAMP := $(VENV)/.requirements-installed
+
+ifeq ($(PROFILE),quick)
+OUT := runs/quick
+RUN_OUTPUT := --output $(OUT)
+else
+OUT := .
+RUN_OUTPUT :=
+endif
+
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+HELPERS := $(wildcard helpers/*.py)
+DONE := $(patsubst notebooks/%.ipynb,$(OUT)/.done/$(PROFILE)/%,$(NOTEBOOKS))
+
+.PHONY: all env data notebooks writeup test clean-runs
+all: writeup
+
+env: $(ENV_STAMP)
+$(ENV_STAMP): requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it, or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+data: $(ENV_STAMP)
+	$(PY) -m helpers.download all
+
+notebooks: $(DONE)
+$(OUT)/.done/$(PROFILE)/%: notebooks/%.ipynb $(HELPERS) | data
+	@mkdir -p $(@D)
+	@if [ -e $@.started ]; then echo "$*: interrupted last time, running it again from the top"; fi
+	@touch $@.started
+	$(PY) -m helpers.run_notebooks --profile $(PROFILE) $(RUN_OUTPUT) $<
+	@mv $@.started $@
+
+writeup: $(OUT)/writeup/index.html
+$(OUT)/writeup/index.html: $(DONE) helpers/writeup.py
+	$(PY) -m helpers.writeup --root $(OUT)
+	@echo "open $(OUT)/writeup/index.html in a browser"
+
+test: data
+	$(PY) -m pytest -rs
+
+clean-runs:
+	rm -rf runs/

@@ -1,0 +1,293 @@
+"""The course's write-up page: one static HTML file built from results/*.json and figures/*.png.
+
+Usage: python -m helpers.writeup [--root DIR] [--screenshot]
+Writes DIR/writeup/index.html (DIR: FKD_OUTPUT_DIR, else the repository); --screenshot also
+saves DIR/figures/writeup_page.png through headless Chromium (helpers.browser). The page has no
+script and loads nothing from the network: figures are referenced by relative path, so it
+opens offline from the folder. Every number on it is read from results/, never typed here; a
+part whose notebook has not written its results yet is shown as not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from .config import output_dir
+from .models import FacialPointsNet, LandmarkResNet, NoseNet, layer_summary
+
+ModelSpec = Callable[[dict], tuple[nn.Module, tuple[int, ...]]]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One notebook's section: where its results are, what to show, and how to describe it."""
+
+    number: int
+    title: str
+    notebook: str
+    results: str  # results/<results>.json
+    done: str  # what the notebook does, in a few sentences
+    metrics: tuple[tuple[str, str, str], ...]  # (results key, label, format: px, pct, num, int)
+    figures: tuple[tuple[str, str], ...]  # (figures/<name>.png, caption)
+    model: ModelSpec | None = None  # the model and its input shape, from the results' settings
+
+
+def _ibug_model(results: dict) -> tuple[nn.Module, tuple[int, ...]]:
+    channels, size = results["settings"]["in_channels"], results.get("crop_size", 224)
+    return LandmarkResNet(in_channels=channels, pretrained=False), (channels, size, size)
+
+
+def _face_model(results: dict) -> tuple[nn.Module, tuple[int, ...]]:
+    width, height = results.get("input_size", (240, 180))
+    batch_norm = results["settings"].get("tuned_batch_norm", False)
+    return FacialPointsNet((width, height), batch_norm=batch_norm), (1, height, width)
+
+
+PARTS: tuple[Part, ...] = (
+    Part(
+        1,
+        "Nose tip detection",
+        "01_nose_tip_detection.ipynb",
+        "nose_tip",
+        "A small CNN (three conv blocks, two fully connected layers) regresses the nose tip of "
+        "IMM faces from 80×60 grayscale images, trained with MSE on persons 1–32 and validated "
+        "on persons 33–40. A study compares learning rates and channel counts.",
+        (
+            ("val_mean_error_px", "mean error at 640×480", "px"),
+            ("val_median_error_px", "median error at 640×480", "px"),
+            ("val_mean_error_px_80x60", "mean error at 80×60", "px"),
+        ),
+        (
+            ("01_nose_samples", "Training images with their nose-tip labels."),
+            ("01_nose_loss", "Training and validation loss per epoch."),
+            ("01_nose_study", "Learning rate and channel study."),
+            ("01_nose_good_bad", "Best and worst validation faces: green truth, red prediction."),
+        ),
+        lambda results: (NoseNet((80, 60)), (1, 60, 80)),
+    ),
+    Part(
+        2,
+        "All 58 IMM keypoints",
+        "02_full_face_keypoints.ipynb",
+        "full_face",
+        "FacialPointsNet (five conv blocks, fc 2048) regresses all 58 points at 240×180 with "
+        "data augmentation (shift, scale, rotation, colour jitter, and mirroring with a "
+        "left/right permutation derived from the mean shape). The course's seed settings are "
+        "compared with a tuned run (batch norm, lr 1e-3, cosine decay, 60 epochs).",
+        (
+            ("val_mean_error_px", "mean per-point error at 640×480 (best run)", "px"),
+            ("seed_val_mean_error_px", "with the course's seed settings", "px"),
+            ("tuned_val_mean_error_px_without_tta", "tuned, without the mirrored prediction", "px"),
+        ),
+        (
+            ("02_mirror_permutation", "The mirror permutation: lines vanish when it is right."),
+            ("02_augmented_samples", "Augmented training samples."),
+            ("02_seed_loss", "Loss with the seed settings."),
+            ("02_study", "Learning-rate and batch-norm study."),
+            ("02_tuned_loss", "Loss of the tuned run."),
+            ("02_good_bad", "Best and worst validation faces (failure cases)."),
+            ("02_conv1_filters", "The learned first-layer filters."),
+        ),
+        _face_model,
+    ),
+    Part(
+        3,
+        "68 landmarks on iBUG 300-W with ResNet18",
+        "03_ibug_resnet18.ipynb",
+        "ibug",
+        "ResNet18 with a 136-output head regresses 68 landmarks from square crops around the "
+        "face boxes (enlargement fitted on the training faces), trained from scratch with L1 "
+        "loss and Adam. The input size and batch size come from a study at equal wall-clock "
+        "time; training is in bfloat16 only where the machine runs it faster. Predictions are "
+        "mapped back to original-image pixels for validation and for the Kaggle submission "
+        "(results/kaggle_submission.csv; its score needs the course's hidden ground truth).",
+        (
+            ("val_nme", "validation NME (outer eye corners)", "pct"),
+            ("val_auc8", "AUC of the CED curve up to 8% NME", "num"),
+            ("val_failure8", "failure rate (NME > 8%)", "pct"),
+            ("val_mae_px", "validation MAE (the Kaggle metric)", "px"),
+            ("val_nme_mean_shape", "NME of always predicting the mean shape", "pct"),
+            ("train_faces", "training faces", "int"),
+            ("test_faces", "Kaggle test faces predicted", "int"),
+        ),
+        (
+            ("03_crop_factor", "How much the face box must grow to hold every landmark."),
+            ("03_augmented_crops", "Augmented training crops."),
+            ("03_size_study", "Input size and batch size at equal wall-clock time."),
+            ("03_lr_study", "Learning-rate study."),
+            ("03_loss", "Training and validation loss."),
+            ("03_ced", "Cumulative error distribution: mean shape against the model."),
+            ("03_val_good_bad", "Best and worst validation faces (failure cases)."),
+            ("03_test_predictions", "Predictions on Kaggle test faces."),
+            ("03_own_photo", "The model on a photo that is not in the dataset."),
+        ),
+        _ibug_model,
+    ),
+    Part(
+        4,
+        "Heatmap models on all three datasets",
+        "04_heatmaps.ipynb",
+        "heatmaps",
+        "Each keypoint becomes a Gaussian heatmap; a fully convolutional model predicts the "
+        "maps and the points are decoded with sub-pixel refinement.",
+        (
+            ("nose_tip_error_px", "nose tip, mean error at 640×480", "px"),
+            ("full_face_error_px", "58 points, mean error at 640×480", "px"),
+            ("ibug_val_nme", "300-W validation NME", "pct"),
+            ("ibug_val_auc8", "300-W AUC@8%", "num"),
+            ("ibug_val_failure8", "300-W failure rate @8%", "pct"),
+        ),
+        (),
+    ),
+)
+
+FORMATS = {
+    "px": "{:.2f} px".format,
+    "pct": lambda v: f"{100 * v:.2f}%",
+    "num": "{:.3f}".format,
+    "int": "{:,}".format,
+}
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 0.8em 0; } td, th { border: 1px solid #ccc;
+        padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } figure { margin: 1.2em 0; } figure img { max-width: 100%; }
+figcaption { color: #555; font-size: 0.92em; } .missing { color: #a00; }
+details { margin: 0.6em 0; } code { background: #f5f5f5; padding: 0 0.2em; }
+"""
+
+
+def load_results(root: Path) -> dict[str, dict]:
+    """Every results/<name>.json under root, by name."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((root / "results").glob("*.json"))}
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _value(results: dict, key: str, fmt: str) -> str:
+    return FORMATS[fmt](results[key]) if key in results else "not reported"
+
+
+def _figure(root: Path, name: str, caption: str) -> str:
+    if not (root / "figures" / f"{name}.png").is_file():
+        return f'<p class="missing">Figure {name}.png was not produced by this run.</p>'
+    return (
+        f'<figure><img src="../figures/{name}.png" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _model_section(part: Part, results: dict) -> str:
+    if part.model is None:
+        return ""
+    model, shape = part.model(results)
+    rows = [(n, t, "×".join(map(str, s)), f"{p:,}") for n, t, s, p in layer_summary(model, shape)]
+    title = f"Model: {type(model).__name__}, input {'×'.join(map(str, shape))}"
+    return f"<h3>{html.escape(title)}</h3>" + _table(("layer", "type", "output", "params"), rows)
+
+
+def part_section(root: Path, part: Part, results: dict | None) -> str:
+    """One part's HTML: what was done, numbers, figures, model, settings, hardware and time."""
+    head = f'<h2 id="part{part.number}">Part {part.number}: {html.escape(part.title)}</h2>'
+    intro = f"<p>{html.escape(part.done)} Notebook: <code>notebooks/{part.notebook}</code>.</p>"
+    if results is None:
+        return (
+            head
+            + intro
+            + f'<p class="missing"><strong>Not run yet:</strong> results/{part.results}.json '
+            f"does not exist. Run <code>notebooks/{part.notebook}</code> to fill this section.</p>"
+        )
+    numbers = _table(
+        ("metric", "value"), [(label, _value(results, k, f)) for k, label, f in part.metrics]
+    )
+    run = (
+        f"<p>Run: {html.escape(str(results.get('profile', '?')))} profile on "
+        f"{html.escape(str(results.get('hardware', '?')))}; the notebook took "
+        f"{results.get('notebook_seconds', 0) / 60:.1f} min"
+        + (f", {html.escape(results['precision'])}" if "precision" in results else "")
+        + ".</p>"
+    )
+    settings = results.get("settings", {})
+    settings_table = _table(("setting", "value"), sorted(settings.items()))
+    figures = "".join(_figure(root, name, caption) for name, caption in part.figures)
+    return (
+        head
+        + intro
+        + run
+        + numbers
+        + figures
+        + _model_section(part, results)
+        + f"<details><summary>Hyperparameters</summary>{settings_table}</details>"
+    )
+
+
+def overview(all_results: dict[str, dict]) -> str:
+    """The results table across parts: each part's headline metric, or 'not run'."""
+    rows = []
+    for part in PARTS:
+        results = all_results.get(part.results)
+        key, label, fmt = part.metrics[0]
+        value = _value(results, key, fmt) if results else "not run"
+        rows.append((f"{part.number}. {part.title}", label, value))
+    return "<h2>Results</h2>" + _table(("part", "metric", "value"), rows)
+
+
+def build(root: Path | None = None, out: Path | None = None) -> Path:
+    """Write the page (at out, else root/writeup/index.html) from root/results and
+    root/figures; return its path."""
+    root = Path(root or output_dir())
+    all_results = load_results(root)
+    sections = "".join(part_section(root, p, all_results.get(p.results)) for p in PARTS)
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Facial keypoint detection with neural networks</title>"
+        f"<style>{STYLE}</style></head><body>"
+        "<h1>Facial keypoint detection with neural networks</h1>"
+        "<p>CS194-26/CS180 project write-up, built by <code>python -m helpers.writeup</code> "
+        "from <code>results/*.json</code> and <code>figures/*.png</code>.</p>"
+        + overview(all_results)
+        + sections
+        + "</body></html>\n"
+    )
+    path = Path(out or root / "writeup" / "index.html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=None, help="folder with results/, figures/")
+    parser.add_argument("--screenshot", action="store_true", help="also save a PNG of the page")
+    args = parser.parse_args(argv)
+    page = build(args.root)
+    print(f"wrote {page}")
+    if args.screenshot:
+        from .browser import screenshot  # only this option needs Chromium
+
+        shot = screenshot(page, page.parent.parent / "figures" / "writeup_page.png")
+        print(f"wrote {shot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
