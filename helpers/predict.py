@@ -8,7 +8,6 @@ For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from torch import nn  # noqa: E402
 from .config import REPO_ROOT  # noqa: E402
 from .datasets import prepare_image  # noqa: E402
 from .detect import calibrate, detect_faces  # noqa: E402
+from .download import sha256_of  # noqa: E402
 from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
 from .images import read_photo  # noqa: E402
 from .models import LandmarkResNet  # noqa: E402
@@ -38,15 +38,6 @@ def save_landmarker(path: Path, model: LandmarkResNet, settings: dict) -> Path:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": state, "settings": settings}, path)
     return Path(path)
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def card_path(weights: Path) -> Path:
