@@ -1,28 +1,40 @@
 """Training throughput of the ResNet18 landmark model, and of the data loader that feeds it.
 
 Usage: python -m helpers.benchmark [--size 128] [--batch 8] [--steps 3]
+       python -m helpers.benchmark --inference [--model models/landmarks68.pt]
 Prints the CPU or GPU, the precision `helpers.precision` chooses on it and why, training
 images/s for float32, bfloat16 autocast and bfloat16 + channels-last (each as a ratio to
 float32, measured in the same run), and the augmented loader's images/s with the worker count
 training uses. The loader should be far faster than the training step: if not, it is the
 bottleneck.
+
+--inference times the shipped model as `helpers.predict` runs it (float32): ms per face at
+batch 1 and 32, with and without the mirrored prediction; and the face detector on the 300-W
+test XML: ms per image, and recall against the course's boxes (detect.finds).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
-from . import precision
+from . import ibug, precision
 from .augment import Augment
-from .config import device, hardware, loader_workers
+from .config import dataset_dir, device, hardware, loader_workers
 from .datasets import KeypointDataset
+from .detect import calibrate, detect_faces, finds
+from .images import read_photo
 from .models import LandmarkResNet
+from .predict import DEFAULT_MODEL, load_landmarker
+from .train import predict_batch
 
 MODES = {  # name: (bfloat16 autocast, channels-last)
     "float32": (False, False),
@@ -74,13 +86,65 @@ def loader_images_per_second(size: int, batch: int, batches: int, workers: int) 
     return count / (time.perf_counter() - start)
 
 
+def ms_per_face(model: nn.Module, size: int, batch: int, flip_perm, repeats: int) -> float:
+    """Milliseconds per face of predict_batch on random crops: the median over `repeats`
+    calls after one warm-up call (a latency, so the typical call, not the mean)."""
+    crops = torch.rand(batch, 3, size, size) - 0.5
+    predict_batch(model, crops, flip_perm)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict_batch(model, crops, flip_perm)
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times)) / batch
+
+
+def detector_recall(xml: Path, calibration) -> tuple[dict[str, tuple[int, int]], float]:
+    """Faces found and faces in all, per subset, and ms per image, over an imglab XML."""
+    by_image = defaultdict(list)
+    for face in ibug.load_xml(xml, need_points=False):
+        by_image[face.image_path].append(face.box)
+    found, total, seconds = defaultdict(int), defaultdict(int), 0.0
+    for path, boxes in tqdm(by_image.items(), desc="detect", leave=False):
+        image = read_photo(path)
+        start = time.perf_counter()
+        detections = [calibrate(d, calibration) for d in detect_faces(image)]
+        seconds += time.perf_counter() - start
+        subset = ibug.subset_of(path)
+        total[subset] += len(boxes)
+        found[subset] += sum(finds(detections, box) for box in boxes)
+    return {s: (found[s], total[s]) for s in sorted(total)}, 1000 * seconds / len(by_image)
+
+
+def inference(model_path: Path) -> None:
+    """Print the shipped model's ms/face and the detector's recall and ms/image."""
+    model, settings = load_landmarker(model_path)
+    size, perm = settings["crop_size"], np.asarray(settings["flip_perm"])
+    print(f"{model_path.name}: {size} px crops, float32, on {hardware()}")
+    for batch, repeats in ((1, 50), (32, 5)):
+        plain = ms_per_face(model, size, batch, None, repeats)
+        mirrored = ms_per_face(model, size, batch, perm, repeats)
+        print(f"batch {batch:2d}: {plain:6.2f} ms/face plain, {mirrored:6.2f} with the mirror")
+    xml = dataset_dir(ibug.IBUG_DIR) / ibug.TEST_XML
+    counts, ms = detector_recall(xml, settings["detector_calibration"])
+    found, total = (sum(c[i] for c in counts.values()) for i in (0, 1))
+    by_subset = ", ".join(f"{s} {f}/{t}" for s, (f, t) in counts.items())
+    print(f"detector (LBP cascade) on {xml.name}: {ms:.0f} ms/image")
+    print(f"  recall {100 * found / total:.1f}% ({found}/{total} faces: {by_subset})")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--inference", action="store_true", help="time prediction instead")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     args = parser.parse_args(argv)
+    if args.inference:
+        inference(args.model)
+        return
     print(f"ResNet18 training, {args.size}x{args.size}, batch {args.batch}, on {hardware()}")
     chosen = precision.choose()
     print(f"training precision chosen: {chosen.name} ({chosen.reason})")

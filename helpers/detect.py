@@ -80,3 +80,15 @@ def calibrate_on(images_and_boxes, min_iou: float = 0.3) -> tuple[list[float], i
     if not pairs:
         return [0.0, 0.0, 1.0], 0
     return fit_calibration([p[0] for p in pairs], [p[1] for p in pairs]), len(pairs)
+
+
+def finds(detections: Sequence[np.ndarray], reference: np.ndarray) -> bool:
+    """Whether any detection finds a reference face: its centre lies inside the reference box
+    and its size (square root of the area) is between 0.5x and 2x the box's."""
+    left, top, width, height = reference
+    for box in detections:
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        ratio = np.sqrt(box[2] * box[3] / (width * height))
+        if left <= cx <= left + width and top <= cy <= top + height and 0.5 <= ratio <= 2:
+            return True
+    return False

@@ -92,3 +92,19 @@ def test_calibration_maps_detections_onto_reference_boxes():
     calibration, matched = detect.calibrate_on([(image, reference)])
     assert matched == 1
     np.testing.assert_allclose(detect.calibrate(found, calibration), reference, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "box, found",
+    [
+        ((20, 20, 60, 60), True),  # same face, a bit smaller
+        ((0, 0, 100, 100), True),  # centre inside, 1.7x the size
+        ((0, 0, 200, 200), False),  # centre inside, but 3.3x the size
+        ((120, 20, 60, 60), False),  # centre outside the box
+        ((40, 40, 20, 20), False),  # centre inside, but a third of the size
+    ],
+)
+def test_detection_recall_criterion(box, found):
+    reference = np.array([10, 10, 60, 60], float)
+    assert detect.finds([np.array(box, float)], reference) is found
+    assert not detect.finds([], reference)
