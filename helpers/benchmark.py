@@ -32,7 +32,6 @@ from .config import dataset_dir, device, hardware, loader_workers
 from .datasets import KeypointDataset
 from .detect import calibrate, detect_faces, finds
 from .images import read_photo
-from .models import LandmarkResNet
 from .predict import DEFAULT_MODEL, load_landmarker
 from .train import predict_batch
 
@@ -46,20 +45,7 @@ MODES = {  # name: (bfloat16 autocast, channels-last)
 def images_per_second(bf16: bool, channels_last: bool, size: int, batch: int, steps: int) -> float:
     """Training images per second over `steps` steps, after one warm-up step."""
     dev = device()
-    torch.manual_seed(0)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    model = LandmarkResNet(pretrained=False).to(dev, memory_format=layout).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    images = torch.randn(batch, 3, size, size, device=dev).contiguous(memory_format=layout)
-    targets = torch.rand(batch, 68, 2, device=dev)
-
-    def step() -> None:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = nn.functional.l1_loss(model(images).float(), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
+    step = precision.training_step(bf16, channels_last, size, batch, dev.type)
     step()
     if dev.type == "cuda":
         torch.cuda.synchronize()

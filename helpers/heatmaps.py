@@ -8,10 +8,13 @@ geometry.resize_points does exactly this bookkeeping, in both directions.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 
 from .geometry import resize_points
+from .train import mirrored_average
 
 
 def to_heatmap_coords(points: np.ndarray, input_size: tuple[int, int], stride: int) -> np.ndarray:
@@ -82,13 +85,7 @@ def flip_maps(maps: torch.Tensor, perm: np.ndarray | torch.Tensor) -> torch.Tens
     return maps.flip(-1)[:, torch.as_tensor(perm)]
 
 
-@torch.no_grad()
 def predict_maps(model: torch.nn.Module, images: torch.Tensor, perm=None) -> torch.Tensor:
     """Model heatmaps for a batch, on the CPU; with `perm`, averaged with the maps of the
     mirrored images flipped back (mirrored test-time augmentation)."""
-    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    maps = model(images.to(dev)).float().cpu()
-    if perm is None:
-        return maps
-    mirrored = model(images.flip(-1).to(dev)).float().cpu()
-    return (maps + flip_maps(mirrored, perm)) / 2
+    return mirrored_average(model, images, None if perm is None else partial(flip_maps, perm=perm))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -160,12 +162,7 @@ def _save(path: Path, epoch: int, model, optimizer, sched, history: History) -> 
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": sched.state_dict() if sched else None,
-        "history": {
-            "train": history.train,
-            "val": history.val,
-            "seconds": history.seconds,
-            "times": history.times,
-        },
+        "history": asdict(history),
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(f"{path}.tmp")
@@ -185,21 +182,33 @@ def _resume(path: Path, model, optimizer, sched) -> tuple[int, History]:
 
 
 @torch.no_grad()
+def mirrored_average(
+    model: nn.Module, images: torch.Tensor, unmirror: Callable[[torch.Tensor], torch.Tensor] | None
+) -> torch.Tensor:
+    """Model outputs for one batch, on the CPU. With `unmirror` (test-time augmentation), the
+    outputs for the mirrored images, mapped back onto the originals by it, are averaged in."""
+    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    out = model(images.to(dev)).float().cpu()
+    if unmirror is None:
+        return out
+    return (out + unmirror(model(images.flip(-1).to(dev)).float().cpu())) / 2
+
+
+def unmirror_points(out: torch.Tensor, flip_perm: np.ndarray) -> torch.Tensor:
+    """Point outputs (fractions) of mirrored images as points of the originals: left and right
+    indices swapped back, x mirrored."""
+    points = out[:, torch.as_tensor(flip_perm)]  # indexing copies: safe to edit in place
+    points[..., 0] = 1 - points[..., 0]
+    return points
+
+
 def predict_batch(
     model: nn.Module, images: torch.Tensor, flip_perm: np.ndarray | None = None
 ) -> torch.Tensor:
-    """Model outputs (fractions) for one batch, on the CPU.
-
-    With flip_perm, each image is also predicted mirrored (test-time augmentation) and the
-    two predictions, re-indexed and mirrored back, are averaged.
-    """
-    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    out = model(images.to(dev)).float().cpu()
-    if flip_perm is None:
-        return out
-    mirrored = model(images.flip(-1).to(dev)).float().cpu()[:, torch.as_tensor(flip_perm)]
-    mirrored[..., 0] = 1 - mirrored[..., 0]
-    return (out + mirrored) / 2
+    """Model outputs (fractions) for one batch, on the CPU; with flip_perm, averaged with the
+    mirrored prediction."""
+    unmirror = None if flip_perm is None else partial(unmirror_points, flip_perm=flip_perm)
+    return mirrored_average(model, images, unmirror)
 
 
 @torch.no_grad()
