@@ -32,8 +32,7 @@ from .config import dataset_dir, device, hardware, loader_workers
 from .datasets import KeypointDataset
 from .detect import calibrate, detect_faces, finds
 from .images import read_photo
-from .predict import DEFAULT_MODEL, load_landmarker
-from .train import predict_batch
+from .predict import DEFAULT_MODEL, load_landmarker, predict_crops
 
 MODES = {  # name: (bfloat16 autocast, channels-last)
     "float32": (False, False),
@@ -72,15 +71,21 @@ def loader_images_per_second(size: int, batch: int, batches: int, workers: int) 
     return count / (time.perf_counter() - start)
 
 
-def ms_per_face(model: nn.Module, size: int, batch: int, flip_perm, repeats: int) -> float:
-    """Milliseconds per face of predict_batch on random crops: the median over `repeats`
-    calls after one warm-up call (a latency, so the typical call, not the mean)."""
-    crops = torch.rand(batch, 3, size, size) - 0.5
-    predict_batch(model, crops, flip_perm)
+def ms_per_face(
+    model: nn.Module, settings: dict, batch: int, mirrored: bool, repeats: int
+) -> float:
+    """Milliseconds per face of predict_crops (model and readout) on random crops: the median
+    over `repeats` calls after one warm-up call (a latency, so the typical call, not the mean)."""
+    size = settings["crop_size"]
+    crops = torch.rand(batch, settings.get("in_channels", 3), size, size) - 0.5
+    identity = list(range(ibug.NUM_POINTS))  # the timing does not depend on the permutation
+    perm = (settings.get("flip_perm") or identity) if mirrored else None
+    settings = {**settings, "flip_perm": perm}
+    predict_crops(model, settings, crops)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        predict_batch(model, crops, flip_perm)
+        predict_crops(model, settings, crops)
         times.append(time.perf_counter() - start)
     return 1000 * float(np.median(times)) / batch
 
@@ -105,17 +110,17 @@ def detector_recall(xml: Path, calibration) -> tuple[dict[str, tuple[int, int]],
 def inference(model_path: Path) -> None:
     """Print the shipped model's ms/face and the detector's recall and ms/image."""
     model, settings = load_landmarker(model_path)
-    size, perm = settings["crop_size"], np.asarray(settings["flip_perm"])
+    size = settings["crop_size"]
     print(f"{model_path.name}: {size} px crops, float32, on {hardware()}")
     for batch, repeats in ((1, 50), (32, 5)):
-        plain = ms_per_face(model, size, batch, None, repeats)
-        mirrored = ms_per_face(model, size, batch, perm, repeats)
+        plain = ms_per_face(model, settings, batch, False, repeats)
+        mirrored = ms_per_face(model, settings, batch, True, repeats)
         print(f"batch {batch:2d}: {plain:6.2f} ms/face plain, {mirrored:6.2f} with the mirror")
     xml = dataset_dir(ibug.IBUG_DIR) / ibug.TEST_XML
     counts, ms = detector_recall(xml, settings["detector_calibration"])
     found, total = (sum(c[i] for c in counts.values()) for i in (0, 1))
     by_subset = ", ".join(f"{s} {f}/{t}" for s, (f, t) in counts.items())
-    print(f"detector (LBP cascade) on {xml.name}: {ms:.0f} ms/image")
+    print(f"detector (dlib HOG) on {xml.name}: {ms:.0f} ms/image")
     print(f"  recall {100 * found / total:.1f}% ({found}/{total} faces: {by_subset})")
 
 
