@@ -82,6 +82,39 @@ class IbugConfig:
     precision: str = "auto"  # auto (bfloat16 only where measured faster), bf16 or fp32
 
 
+@dataclass(frozen=True)
+class HeatmapConfig:
+    """Part 4: one heatmap per keypoint, on all three datasets, with Part 1-3's splits.
+
+    The defaults are the full profile. Adaptive Wing on Gaussian maps (sigma in map pixels)
+    beat foreground-weighted MSE and soft-argmax L1 in equal-time trials (notebook 4 measures
+    it again). IMM uses a small UNet with maps at stride 2; 300-W uses ResNet18 with a
+    decoder to stride 4, plus a small UNet as the fast model to ship.
+    """
+
+    loss: str = "awing"
+    sigma: float = 1.5
+    imm_width: int = 16
+    imm_batch_size: int = 4
+    imm_lr: float = 1e-3
+    nose_size: tuple[int, int] = (80, 60)  # (W, H), Part 1's size
+    nose_epochs: int = 60
+    face_size: tuple[int, int] = (240, 180)  # Part 2's size
+    face_epochs: int = 60
+    loss_study_size: tuple[int, int] = (160, 120)  # the IMM loss comparison runs here
+    loss_study_epochs: int = 25
+    loss_study_seconds: float = 120.0  # each loss on 300-W, at equal wall-clock time
+    ibug_epochs: int = 50
+    ibug_batch_size: int = 8
+    ibug_lr: float = 1e-3
+    ibug_width: int = 128  # decoder channels
+    fast_width: int = 16  # the fast model: a UNet, maps at stride 4
+    fast_epochs: int = 50
+    max_train_faces: int | None = None
+    pretrained: bool = True
+    precision: str = "auto"
+
+
 # The course's exact Part 3 settings (224 px, 50 epochs, lr 1e-3, L1): hours on a CPU, minutes
 # on a GPU. Select them with `--profile course` or FKD_PROFILE=course.
 COURSE_IBUG = IbugConfig(crop_size=224)
@@ -95,6 +128,7 @@ class Profile:
     nose: NoseConfig = field(default_factory=NoseConfig)
     face: FaceConfig = field(default_factory=FaceConfig)
     ibug: IbugConfig = field(default_factory=IbugConfig)
+    heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
 
 
 PROFILES: dict[str, Profile] = {
@@ -115,6 +149,17 @@ PROFILES: dict[str, Profile] = {
             study_seconds=8.0,
             study_lrs=(1e-4, 1e-3),
             study_lr_seconds=5.0,
+            pretrained=False,
+        ),
+        heatmap=HeatmapConfig(
+            nose_epochs=3,
+            face_size=(160, 120),
+            face_epochs=2,
+            loss_study_epochs=1,
+            loss_study_seconds=4.0,
+            ibug_epochs=1,
+            fast_epochs=1,
+            max_train_faces=128,
             pretrained=False,
         ),
     ),

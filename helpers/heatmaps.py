@@ -1,4 +1,5 @@
-"""Keypoints as heatmaps: Gaussian targets, sub-pixel decoding with confidence, mirrored TTA.
+"""Keypoints as heatmaps: Gaussian targets, losses, sub-pixel decoding with confidence and
+mirrored test-time augmentation.
 
 A heatmap at stride s covers an input of size (W, H) with (W/s, H/s) pixels. With this
 package's convention (pixel centres at integers), heatmap pixel u covers input pixels
@@ -12,6 +13,8 @@ from functools import partial
 
 import numpy as np
 import torch
+from torch import nn
+from torch.utils.data import DataLoader
 
 from .geometry import resize_points
 from .train import mirrored_average
@@ -89,3 +92,87 @@ def predict_maps(model: torch.nn.Module, images: torch.Tensor, perm=None) -> tor
     """Model heatmaps for a batch, on the CPU; with `perm`, averaged with the maps of the
     mirrored images flipped back (mirrored test-time augmentation)."""
     return mirrored_average(model, images, None if perm is None else partial(flip_maps, perm=perm))
+
+
+def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """Expected position (..., K, 2) in heatmap pixels under each map's spatial softmax:
+    differentiable, so a loss on coordinates can train the maps (integral regression)."""
+    height, width = logits.shape[-2:]
+    prob = logits.flatten(-2).softmax(-1).unflatten(-1, (height, width))
+    x = (prob.sum(-2) * torch.arange(width, dtype=prob.dtype, device=prob.device)).sum(-1)
+    y = (prob.sum(-1) * torch.arange(height, dtype=prob.dtype, device=prob.device)).sum(-1)
+    return torch.stack([x, y], dim=-1)
+
+
+def fractions_to_map(target: torch.Tensor, map_size: tuple[int, int]) -> torch.Tensor:
+    """Dataset targets (fractions of the input's width and height) to heatmap pixels."""
+    return target * torch.tensor(map_size, dtype=target.dtype, device=target.device) - 0.5
+
+
+def map_to_fractions(points: torch.Tensor, map_size: tuple[int, int]) -> torch.Tensor:
+    """Heatmap pixels to fractions of the input: the inverse of fractions_to_map."""
+    return (points + 0.5) / torch.tensor(map_size, dtype=points.dtype, device=points.device)
+
+
+def adaptive_wing(
+    pred: torch.Tensor, target: torch.Tensor, alpha=2.1, omega=14.0, eps=1.0, theta=0.5
+):
+    """Adaptive Wing loss per pixel (Wang et al. 2019): steep near the Gaussian's foreground,
+    where small errors move the peak, and flat on the background."""
+    delta = (target - pred).abs()
+    power = alpha - target
+    a = omega / (1 + (theta / eps) ** power) * power * (theta / eps) ** (power - 1) / eps
+    c = theta * a - omega * torch.log1p((theta / eps) ** power)
+    return torch.where(delta < theta, omega * torch.log1p((delta / eps) ** power), a * delta - c)
+
+
+class HeatmapLoss(nn.Module):
+    """Loss between predicted maps (N, K, h, w) and dataset targets (N, K, 2 fractions).
+
+    kind: 'integral' (L1 between the soft-argmax and the point, in fractions like Part 3's
+    L1), 'mse' (squared error to Gaussian targets, foreground pixels weighted x10) or
+    'awing' (Adaptive Wing to Gaussian targets, same weighting).
+    """
+
+    KINDS = ("integral", "mse", "awing")
+
+    def __init__(self, kind: str = "integral", sigma: float = 1.5, foreground_weight: float = 10.0):
+        super().__init__()
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown heatmap loss {kind!r}; choose one of {self.KINDS}")
+        self.kind, self.sigma, self.weight = kind, sigma, foreground_weight
+
+    def forward(self, maps: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        map_size = (maps.shape[-1], maps.shape[-2])
+        if self.kind == "integral":
+            return (map_to_fractions(soft_argmax(maps), map_size) - target).abs().mean()
+        goal = render(fractions_to_map(target, map_size).cpu(), map_size, self.sigma).to(maps)
+        weight = 1 + self.weight * (goal > 0.2)
+        per_pixel = (maps - goal) ** 2 if self.kind == "mse" else adaptive_wing(maps, goal)
+        return (weight * per_pixel).mean()
+
+
+def points_from_maps(maps: torch.Tensor, integral: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points (..., K, 2) in heatmap pixels and confidences (..., K) from model maps: the
+    soft-argmax for maps trained by it, else the argmax with the Taylor step (decode)."""
+    if not integral:
+        return decode(maps)
+    prob = maps.flatten(-2).softmax(-1).view_as(maps)
+    return soft_argmax(maps), decode(prob / prob.amax((-2, -1), keepdim=True))[1]
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, loader: DataLoader, integral: bool, perm: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (fractions of the input, like train.predict), per-point confidences and
+    targets for a whole loader; with `perm`, mirrored test-time augmentation on the maps."""
+    model.eval()
+    points, confidences, targets = [], [], []
+    for images, target in loader:
+        maps = predict_maps(model, images, perm)
+        found, confidence = points_from_maps(maps, integral)
+        points.append(map_to_fractions(found, (maps.shape[-1], maps.shape[-2])))
+        confidences.append(confidence)
+        targets.append(target)
+    return (torch.cat(points).numpy(), torch.cat(confidences).numpy(), torch.cat(targets).numpy())

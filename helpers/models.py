@@ -1,6 +1,9 @@
-"""The three regressors: a small nose-tip CNN, FacialPointsNet and a ResNet18 head."""
+"""The networks: three regressors (nose-tip CNN, FacialPointsNet, ResNet18) and two heatmap
+models (a small UNet for IMM, ResNet18 with an upsampling decoder for 300-W)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -97,6 +100,99 @@ class LandmarkResNet(nn.Module):
         return self.net(x).view(-1, self.num_points, 2)
 
 
+def double_conv(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3x3 conv -> BatchNorm -> ReLU layers at one resolution."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UpBlock(nn.Module):
+    """Upsample x2, concatenate the encoder's skip at that resolution, then double_conv."""
+
+    def __init__(self, c_in: int, c_skip: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = double_conv(c_in + c_skip, c_out)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv(torch.cat([x, skip], dim=1))
+
+
+class UNet(nn.Module):
+    """Part 4 on IMM: a small UNet giving one heatmap per point at `stride` (1, 2, 4, ...).
+
+    `depth` downsamplings with widths width * 2**i; the decoder climbs back to the output
+    stride only, since finer maps cost time and sub-pixel decoding recovers the rest.
+    """
+
+    def __init__(
+        self,
+        num_points: int,
+        in_channels: int = 1,
+        width: int = 16,
+        depth: int = 3,
+        stride: int = 2,
+    ) -> None:
+        super().__init__()
+        widths = [width * 2**i for i in range(depth + 1)]
+        self.stride = stride
+        self.down = nn.ModuleList(
+            [double_conv(in_channels, widths[0])]
+            + [double_conv(a, b) for a, b in zip(widths, widths[1:], strict=False)]
+        )
+        levels = int(math.log2(stride))  # decoder levels that are never reached
+        self.up = nn.ModuleList(
+            UpBlock(widths[i + 1], widths[i], widths[i]) for i in reversed(range(levels, depth))
+        )
+        self.head = nn.Conv2d(widths[levels], num_points, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
+            skips.append(x)
+        x = skips.pop()
+        for block in self.up:
+            x = block(x, skips.pop())
+        return self.head(x)
+
+
+class HeatmapResNet(nn.Module):
+    """Part 4 on 300-W: ResNet18's stages as the encoder, and a decoder that climbs from
+    stride 32 back to stride 4 with the stage outputs as skips (UNet-style), one map per point."""
+
+    def __init__(
+        self, num_points: int = 68, in_channels: int = 3, pretrained: bool = True, width: int = 128
+    ) -> None:
+        super().__init__()
+        net, self.pretrained = _resnet18(pretrained)
+        if in_channels != 3:
+            net.conv1 = adapt_first_conv(net.conv1, in_channels)
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        self.stages = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
+        self.stride = 4
+        self.up = nn.ModuleList(
+            [UpBlock(512, 256, width), UpBlock(width, 128, width), UpBlock(width, 64, width)]
+        )
+        self.head = nn.Conv2d(width, num_points, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, skips = self.stem(x), []
+        for stage in self.stages:
+            x = stage(x)
+            skips.append(x)
+        x = skips.pop()
+        for block in self.up:
+            x = block(x, skips.pop())
+        return self.head(x)
+
+
 def _resnet18(pretrained: bool) -> tuple[nn.Module, bool]:
     """ResNet18 with ImageNet weights when they load; else random init and a clear message."""
     if not pretrained:
@@ -160,3 +256,22 @@ def layer_summary(
         for hook in hooks:
             hook.remove()
     return rows
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "LandmarkResNet": LandmarkResNet,
+    "HeatmapResNet": HeatmapResNet,
+    "UNet": UNet,
+}
+
+
+def build(architecture: dict) -> nn.Module:
+    """A fresh (untrained) model from {"name": class name, **constructor arguments}: how saved
+    models record what to rebuild before loading their weights."""
+    kwargs = dict(architecture)
+    name = kwargs.pop("name")
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; known: {sorted(ARCHITECTURES)}")
+    if "pretrained" in ARCHITECTURES[name].__init__.__code__.co_varnames:
+        kwargs["pretrained"] = False  # the saved weights replace any ImageNet start
+    return ARCHITECTURES[name](**kwargs)

@@ -39,8 +39,10 @@ def show_faces(
     ncols: int = 4,
     size: float = 3.5,
     marker_size: float = 40,
+    other: tuple[str, Sequence[np.ndarray]] | None = None,
 ):
-    """A grid of faces with ground truth (green dots) and predictions (red crosses)."""
+    """A grid of faces with ground truth (green dots) and predictions (red crosses); `other`
+    (label, points per face) adds a second model's predictions as blue pluses."""
     nrows = math.ceil(len(images) / ncols)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(size * ncols, size * 0.8 * nrows), squeeze=False
@@ -54,10 +56,41 @@ def show_faces(
             ax.scatter(*np.asarray(truth[i]).reshape(-1, 2).T, s=marker_size, **TRUE_STYLE)
         if pred is not None:
             ax.scatter(*np.asarray(pred[i]).reshape(-1, 2).T, s=marker_size, **PRED_STYLE)
+        if other is not None:
+            points = np.asarray(other[1][i]).reshape(-1, 2)
+            ax.scatter(*points.T, s=marker_size, c="deepskyblue", marker="+", label=other[0])
         if titles is not None:
             ax.set_title(titles[i], fontsize=10)
     if truth is not None or pred is not None:
         axes.flat[0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_heatmaps(
+    images: Sequence,
+    maps: Sequence[torch.Tensor],
+    titles: Sequence[str] | None = None,
+    ncols: int = 4,
+    size: float = 3.5,
+):
+    """Faces with their heatmaps (K, h, w) laid over them: each pixel shows the strongest of
+    the K maps, stretched over the image so that map pixel centres land on their input pixels."""
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * 0.8 * nrows), squeeze=False
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i >= len(images):
+            continue
+        show_image(ax, images[i])
+        height, width = np.asarray(images[i]).shape[-2:]
+        strongest = torch.as_tensor(maps[i]).float().amax(0).clamp(min=0).numpy()
+        extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # edges of the image's outer pixels
+        ax.imshow(strongest, cmap="inferno", alpha=0.55, extent=extent, vmin=0)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=10)
     fig.tight_layout()
     return fig
 

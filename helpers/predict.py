@@ -24,20 +24,37 @@ from .config import REPO_ROOT  # noqa: E402
 from .datasets import prepare_image  # noqa: E402
 from .detect import calibrate, detect_faces  # noqa: E402
 from .download import sha256_of  # noqa: E402
+from .heatmaps import map_to_fractions, points_from_maps, predict_maps  # noqa: E402
 from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
 from .images import read_photo  # noqa: E402
-from .models import LandmarkResNet  # noqa: E402
+from .models import build  # noqa: E402
 from .train import predict_batch  # noqa: E402
 
-DEFAULT_MODEL = REPO_ROOT / "models" / "landmarks68.pt"  # shipped; written by notebook 3
+DEFAULT_MODEL = REPO_ROOT / "models" / "landmarks68.pt"  # shipped: the best 300-W model
+FAST_MODEL = REPO_ROOT / "models" / "landmarks68_fast.pt"  # shipped: the fastest good one
 
 
-def save_landmarker(path: Path, model: LandmarkResNet, settings: dict) -> Path:
-    """Save weights (half precision, to stay small) with the settings needed to use them."""
+def save_landmarker(path: Path, model: nn.Module, settings: dict) -> Path:
+    """Save weights (half precision, to stay small) with the settings needed to use them:
+    `architecture` (models.build), `readout` (regression, heatmap or integral), crop_size,
+    crop_factor, crop_shift, in_channels, flip_perm and detector_calibration. A card left
+    from earlier weights is removed: it would describe (and hash) another file."""
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    card_path(path).unlink(missing_ok=True)
     torch.save({"model": state, "settings": settings}, path)
     return Path(path)
+
+
+def ship(path: Path, model: nn.Module, settings: dict, card: dict) -> bool:
+    """Save a model and its card at `path` unless the model there has a lower val_nme on its
+    card: the shipped file keeps its name and only ever gets better. True if written."""
+    if card_path(path).is_file() and Path(path).is_file():
+        current = json.loads(card_path(path).read_text()).get("val_nme", float("inf"))
+        if current <= card["val_nme"]:
+            return False
+    write_model_card(save_landmarker(path, model, settings), card)
+    return True
 
 
 def card_path(weights: Path) -> Path:
@@ -60,14 +77,15 @@ def load_landmarker(path: Path = DEFAULT_MODEL) -> tuple[nn.Module, dict]:
     and weights_only (tensors and plain data, no pickled code)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No model at {path}: run notebooks/03_ibug_resnet18.ipynb first")
+        raise FileNotFoundError(f"No model at {path}: run notebooks/04_heatmaps.ipynb first")
     if card_path(path).is_file():
         expected = json.loads(card_path(path).read_text()).get("sha256")
         if expected and sha256_of(path) != expected:
             raise ValueError(f"{path}: SHA-256 differs from its model card; the file is damaged")
     state = torch.load(path, map_location="cpu", weights_only=True)
     settings = state["settings"]
-    model = LandmarkResNet(in_channels=settings["in_channels"], pretrained=False)
+    default = {"name": "LandmarkResNet", "in_channels": settings["in_channels"]}  # notebook 3's
+    model = build(settings.get("architecture", default))
     model.load_state_dict({k: v.float() for k, v in state["model"].items()})
     return model.eval(), settings
 
@@ -80,9 +98,19 @@ def landmarks_in_boxes(model: nn.Module, settings: dict, image: np.ndarray, boxe
     batch = torch.stack(
         [prepare_image(crop_face(image, s, size), settings["in_channels"] == 1) for s in squares]
     )
-    flip_perm = settings.get("flip_perm")  # mirrored test-time augmentation, when saved
-    pred = predict_batch(model, batch, None if flip_perm is None else np.asarray(flip_perm))
-    return crops_to_image(pred.numpy(), np.stack(squares), size)
+    return crops_to_image(predict_crops(model, settings, batch), np.stack(squares), size)
+
+
+def predict_crops(model: nn.Module, settings: dict, crops: torch.Tensor) -> np.ndarray:
+    """Points as fractions of the crop (N, K, 2) for a batch of model-ready crops, by the
+    model's readout, with the mirrored prediction when the settings carry a flip_perm."""
+    perm = settings.get("flip_perm")
+    perm = None if perm is None else np.asarray(perm)
+    if settings.get("readout", "regression") == "regression":
+        return predict_batch(model, crops, perm).numpy()
+    maps = predict_maps(model, crops, perm)
+    points, _ = points_from_maps(maps, settings["readout"] == "integral")
+    return map_to_fractions(points, (maps.shape[-1], maps.shape[-2])).numpy()
 
 
 def annotate(image: np.ndarray, points: np.ndarray, box: np.ndarray, path: Path) -> None:

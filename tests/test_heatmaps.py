@@ -75,3 +75,50 @@ def test_predict_maps_averages_the_mirrored_prediction():
     averaged = heatmaps.predict_maps(Echo(), images, perm)
     expected = (images + images.flip(-1).flip(-1)[:, perm]) / 2
     torch.testing.assert_close(averaged, expected)
+
+
+def test_soft_argmax_finds_a_sharp_peak_and_round_trips_through_fractions():
+    points = torch.tensor([[3.0, 4.0], [20.25, 10.5]])
+    # log of a narrow Gaussian: the softmax is that Gaussian, whose mean is the point
+    logits = heatmaps.render(points, MAP, sigma=0.8).clamp(min=1e-12).log()
+    torch.testing.assert_close(heatmaps.soft_argmax(logits), points, atol=0.01, rtol=0)
+    fractions = heatmaps.map_to_fractions(points, MAP)
+    torch.testing.assert_close(heatmaps.fractions_to_map(fractions, MAP), points)
+
+
+@pytest.mark.parametrize("kind", heatmaps.HeatmapLoss.KINDS)
+def test_each_loss_is_lowest_for_maps_that_put_every_point_right(kind):
+    torch.manual_seed(0)
+    target = torch.rand(2, 5, 2) * 0.8 + 0.1  # fractions of the input
+    perfect = heatmaps.render(heatmaps.fractions_to_map(target, MAP), MAP, 1.5)
+    if kind == "integral":
+        perfect = perfect.clamp(min=1e-12).log()
+    shifted = perfect.roll(3, dims=-1)  # every point 3 map pixels to the right
+    loss = heatmaps.HeatmapLoss(kind, sigma=1.5)
+    assert loss(perfect, target) < 0.2 * loss(shifted, target)
+    if kind != "integral":
+        assert loss(perfect, target) < 1e-6
+
+
+def test_adaptive_wing_is_zero_at_the_target_and_continuous_at_theta():
+    target = torch.full((3,), 0.7)
+    assert heatmaps.adaptive_wing(target, target).abs().max() < 1e-6
+    theta = 0.5
+    below = heatmaps.adaptive_wing(target - theta + 1e-4, target)
+    above = heatmaps.adaptive_wing(target - theta - 1e-4, target)
+    torch.testing.assert_close(below, above, atol=1e-2, rtol=0)
+
+
+def test_an_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="unknown heatmap loss"):
+        heatmaps.HeatmapLoss("l2")
+
+
+def test_points_from_maps_reads_gaussian_and_integral_maps_alike():
+    points = torch.tensor([[[5.3, 7.8], [25.0, 3.2]]])
+    maps = heatmaps.render(points, MAP, 1.5)
+    gaussian, confidence = heatmaps.points_from_maps(maps, integral=False)
+    integral, _ = heatmaps.points_from_maps(maps.clamp(min=1e-12).log(), integral=True)
+    torch.testing.assert_close(gaussian, points, atol=0.1, rtol=0)
+    torch.testing.assert_close(integral, points, atol=0.1, rtol=0)
+    assert confidence.min() > 0.8

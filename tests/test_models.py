@@ -63,3 +63,22 @@ def test_layer_summary_follows_the_forward_pass():
     assert sum(params for *_, params in rows) == models.count_parameters(models.NoseNet((80, 60)))
     resnet = models.layer_summary(models.LandmarkResNet(pretrained=False), (3, 128, 128))
     assert resnet[0][:2] == ("net.conv1", "Conv2d") and resnet[-1][2] == (136,)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_unet_gives_one_map_per_point_at_its_stride(stride):
+    model = models.UNet(num_points=5, in_channels=1, width=4, depth=3, stride=stride).eval()
+    out = model(torch.zeros(2, 1, 48, 64))
+    assert out.shape == (2, 5, 48 // stride, 64 // stride)
+
+
+def test_heatmap_resnet_maps_are_at_stride_four():
+    model = models.HeatmapResNet(num_points=68, pretrained=False, width=16).eval()
+    assert model(torch.zeros(1, 3, 128, 128)).shape == (1, 68, 32, 32)
+
+
+def test_build_makes_the_architecture_a_saved_model_names():
+    model = models.build({"name": "UNet", "num_points": 3, "in_channels": 3, "width": 4})
+    assert isinstance(model, models.UNet) and model.head.out_channels == 3
+    with pytest.raises(ValueError, match="unknown architecture"):
+        models.build({"name": "Transformer"})

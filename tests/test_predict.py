@@ -7,7 +7,7 @@ import pytest
 import torch
 from skimage import data, io
 
-from helpers import detect, predict
+from helpers import detect, ibug, models, predict
 from helpers.models import LandmarkResNet
 
 
@@ -108,3 +108,47 @@ def test_detection_recall_criterion(box, found):
     reference = np.array([10, 10, 60, 60], float)
     assert detect.finds([np.array(box, float)], reference) is found
     assert not detect.finds([], reference)
+
+
+def _unet_settings() -> dict:
+    return {
+        "architecture": {"name": "UNet", "num_points": 68, "in_channels": 3, "width": 4},
+        "readout": "heatmap",
+        "in_channels": 3,
+        "crop_size": 64,
+        "crop_factor": 1.5,
+        "crop_shift": 0.04,
+        "detector_calibration": [0.0, 0.0, 1.0],
+        "flip_perm": list(range(68)),
+    }
+
+
+def test_a_heatmap_model_round_trips_and_predicts_points_in_the_image(tmp_path):
+    torch.manual_seed(0)
+    path = predict.save_landmarker(
+        tmp_path / "hm.pt", models.UNet(68, 3, width=4).eval(), _unet_settings()
+    )
+    model, settings = predict.load_landmarker(path)
+    box = np.array([150.0, 60.0, 120.0, 120.0])
+    points = predict.landmarks_in_boxes(model, settings, data.astronaut(), [box])
+    assert points.shape == (1, 68, 2)
+    left, top, side = ibug.crop_square(box, settings["crop_factor"], settings["crop_shift"])
+    assert (points >= [left - 0.5, top - 0.5]).all()  # every point lies in the face's crop
+    assert (points <= [left + side - 0.5, top + side - 0.5]).all()
+
+
+def test_ship_replaces_a_model_only_by_a_better_one(tmp_path):
+    path, model = tmp_path / "best.pt", models.UNet(68, 3, width=4)
+    assert predict.ship(path, model, _unet_settings(), {"val_nme": 0.05})
+    assert not predict.ship(path, model, _unet_settings(), {"val_nme": 0.06})
+    assert json.loads(predict.card_path(path).read_text())["val_nme"] == 0.05
+    assert predict.ship(path, model, _unet_settings(), {"val_nme": 0.04})
+    predict.load_landmarker(path)  # the new card hashes the new weights
+
+
+def test_saving_new_weights_drops_the_card_of_the_old_ones(tmp_path):
+    path = tmp_path / "m.pt"
+    predict.ship(path, models.UNet(68, 3, width=4), _unet_settings(), {"val_nme": 0.05})
+    predict.save_landmarker(path, models.UNet(68, 3, width=4), _unet_settings())
+    assert not predict.card_path(path).exists()
+    predict.load_landmarker(path)  # no stale hash to trip over
