@@ -159,9 +159,19 @@ def crops_to_image(pred: np.ndarray, squares: np.ndarray, size: int) -> np.ndarr
 
 
 def crop_face(image: np.ndarray, square: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (3, size, size) crop of an image; areas outside it are black."""
+    """uint8 (3, size, size) crop of an image; areas outside it are black.
+
+    Only the part of the image inside the square is copied, so a face in a 6000x4000 photo
+    costs its own crop, never a converted copy of the whole photo.
+    """
     left, top, side = (int(v) for v in square)
-    crop = TF.crop(to_chw_uint8(image), top, left, side, side)
+    height, width = image.shape[:2]
+    x0, y0 = min(max(left, 0), width), min(max(top, 0), height)
+    x1, y1 = min(max(left + side, 0), width), min(max(top + side, 0), height)
+    if x1 <= x0 or y1 <= y0:  # the square misses the image
+        return torch.zeros(3, size, size, dtype=torch.uint8)
+    region = to_chw_uint8(image[y0:y1, x0:x1])
+    crop = TF.crop(region, top - y0, left - x0, side, side)  # pads outside the image with 0
     return TF.resize(crop, [size, size], antialias=True)
 
 

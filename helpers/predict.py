@@ -1,6 +1,12 @@
-"""68 landmarks on your own photos: detect faces, crop, run the trained model, save results.
+"""68 landmarks on your own photos: detect faces, crop, run the shipped model.
 
-Usage: python -m helpers.predict PHOTO... --out DIR [--model models/landmarks68.pt]
+In Python:
+    from helpers.predict import Landmarker
+    lm = Landmarker.load()              # models/landmarks68.pt, or Landmarker.load(path)
+    faces = lm("photo.jpg")             # or a uint8 RGB array; [] when no face is found
+    faces[0].box, faces[0].points, faces[0].score
+
+Usage: python -m helpers.predict PHOTO... --out DIR [--model PATH | --fast]
 For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json (68 points,
 (x, y) original-image pixels).
 """
@@ -10,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -22,7 +30,7 @@ from torch import nn  # noqa: E402
 
 from .config import REPO_ROOT  # noqa: E402
 from .datasets import prepare_image  # noqa: E402
-from .detect import calibrate, detect_faces  # noqa: E402
+from .detect import calibrate, detect  # noqa: E402
 from .download import sha256_of  # noqa: E402
 from .heatmaps import map_to_fractions, points_from_maps, predict_maps  # noqa: E402
 from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
@@ -90,15 +98,23 @@ def load_landmarker(path: Path = DEFAULT_MODEL) -> tuple[nn.Module, dict]:
     return model.eval(), settings
 
 
+def crops_in_boxes(settings: dict, image: np.ndarray, boxes) -> tuple[torch.Tensor, np.ndarray]:
+    """Model-ready crops (N, C, size, size) for face boxes (left, top, width, height), and the
+    squares (left, top, side) they were cut from."""
+    size = settings["crop_size"]
+    squares = np.stack(
+        [crop_square(b, settings["crop_factor"], settings["crop_shift"]) for b in boxes]
+    )
+    gray = settings["in_channels"] == 1
+    crops = torch.stack([prepare_image(crop_face(image, sq, size), gray) for sq in squares])
+    return crops, squares
+
+
 @torch.no_grad()
 def landmarks_in_boxes(model: nn.Module, settings: dict, image: np.ndarray, boxes) -> np.ndarray:
     """68 points in original-image pixels for each box (left, top, width, height)."""
-    size = settings["crop_size"]
-    squares = [crop_square(b, settings["crop_factor"], settings["crop_shift"]) for b in boxes]
-    batch = torch.stack(
-        [prepare_image(crop_face(image, s, size), settings["in_channels"] == 1) for s in squares]
-    )
-    return crops_to_image(predict_crops(model, settings, batch), np.stack(squares), size)
+    crops, squares = crops_in_boxes(settings, image, boxes)
+    return crops_to_image(predict_crops(model, settings, crops), squares, settings["crop_size"])
 
 
 def predict_crops(model: nn.Module, settings: dict, crops: torch.Tensor) -> np.ndarray:
@@ -113,35 +129,101 @@ def predict_crops(model: nn.Module, settings: dict, crops: torch.Tensor) -> np.n
     return map_to_fractions(points, (maps.shape[-1], maps.shape[-2])).numpy()
 
 
-def annotate(image: np.ndarray, points: np.ndarray, box: np.ndarray, path: Path) -> None:
-    """Save the image with the face box and its landmarks drawn on it."""
+@dataclass(frozen=True)
+class Face:
+    """One face found in a photo, in that photo's pixels: the box (left, top, width, height),
+    the 68 points (x, y), and the detector's score (dlib's SVM margin: above 0 is a face,
+    higher is surer)."""
+
+    box: np.ndarray
+    points: np.ndarray
+    score: float
+
+
+class Landmarker:
+    """Detect faces and place 68 landmarks on them, with a saved model (see the module doc)."""
+
+    def __init__(self, model: nn.Module, settings: dict, batch_size: int = 32) -> None:
+        self.model, self.settings, self.batch_size = model.eval(), settings, batch_size
+
+    @classmethod
+    def load(cls, path: Path | str = DEFAULT_MODEL) -> Landmarker:
+        """The shipped model (hash checked), or the saved model at `path`."""
+        return cls(*load_landmarker(Path(path)))
+
+    def __call__(self, image: np.ndarray | Path | str) -> list[Face]:
+        """The faces in one photo (a path or a uint8 RGB array), best detector score first."""
+        return self.batch([image])[0]
+
+    def batch(self, images: Sequence[np.ndarray | Path | str]) -> list[list[Face]]:
+        """The faces in each of several photos; the crops of all of them go through the
+        model together, `batch_size` at a time. Errors name the photo."""
+        found = [self._detect(image) for image in images]
+        crops = [c for _, _, c, _ in found if c is not None]
+        points = self._points(torch.cat(crops)) if crops else np.zeros((0, 68, 2), np.float32)
+        faces, start = [], 0
+        for boxes, scores, _, squares in found:
+            if not boxes:
+                faces.append([])
+                continue
+            pts = crops_to_image(points[start : start + len(boxes)], squares, self.size)
+            faces.append([Face(b, p, float(s)) for b, p, s in zip(boxes, pts, scores, strict=True)])
+            start += len(boxes)
+        return faces
+
+    @property
+    def size(self) -> int:
+        return self.settings["crop_size"]
+
+    def _detect(self, image: np.ndarray | Path | str):
+        """Boxes, scores, crops and crop squares of the faces in one photo."""
+        array = read_photo(image) if isinstance(image, str | Path) else np.asarray(image)
+        if array.dtype != np.uint8 or array.ndim not in (2, 3):
+            raise ValueError(f"expected a uint8 RGB or grey image, got {array.dtype} {array.shape}")
+        detections, scores = detect(array)
+        boxes = [calibrate(d, self.settings["detector_calibration"]) for d in detections]
+        if not boxes:
+            return [], scores, None, np.zeros((0, 3), np.float32)
+        crops, squares = crops_in_boxes(self.settings, array, boxes)
+        return boxes, scores, crops, squares
+
+    @torch.no_grad()
+    def _points(self, crops: torch.Tensor) -> np.ndarray:
+        """Crop fractions (N, 68, 2) for model-ready crops, batch_size at a time."""
+        chunks = torch.split(crops, self.batch_size)
+        return np.concatenate([predict_crops(self.model, self.settings, c) for c in chunks])
+
+
+def annotate(image: np.ndarray, faces: Sequence[Face], path: Path) -> None:
+    """Save the image with each face's box and landmarks drawn on it."""
     fig, ax = plt.subplots(figsize=(8, 8 * image.shape[0] / image.shape[1]))
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-    ax.add_patch(plt.Rectangle(box[:2], box[2], box[3], fill=False, color="yellow", lw=1.5))
-    ax.scatter(*points.T, s=max(4, box[2] / 40), c="red", edgecolors="white", linewidths=0.3)
+    for face in faces:
+        box = face.box
+        ax.add_patch(plt.Rectangle(box[:2], box[2], box[3], fill=False, color="yellow", lw=1.5))
+        size = max(4, box[2] / 40)
+        ax.scatter(*face.points.T, s=size, c="red", edgecolors="white", linewidths=0.3)
     ax.set_axis_off()
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
-def predict_photo(model: nn.Module, settings: dict, photo: Path, out: Path) -> int:
-    """Detect, predict and write results for one photo; returns the number of faces."""
+def predict_photo(landmarker: Landmarker, photo: Path, out: Path) -> int:
+    """Find the faces in one photo and write an annotated PNG and a JSON per face; returns
+    the number of faces."""
     image = read_photo(photo)  # upright uint8 RGB, whatever the camera or editor wrote
-    detections = detect_faces(image)
-    if not detections:
-        raise ValueError(f"{photo}: no face found")
-    boxes = [calibrate(d, settings["detector_calibration"]) for d in detections]
-    points = landmarks_in_boxes(model, settings, image, boxes)
-    for i, (box, pts) in enumerate(zip(boxes, points, strict=True)):
+    faces = landmarker(image)
+    for i, face in enumerate(faces):
         stem = out / f"{photo.stem}_face{i}"
-        annotate(image, pts, box, stem.with_suffix(".png"))
+        annotate(image, [face], stem.with_suffix(".png"))
         record = {
             "image": str(photo),
-            "box_ltwh": box.astype(float).round(1).tolist(),
-            "points_xy": pts.astype(float).round(2).tolist(),
+            "box_ltwh": face.box.astype(float).round(1).tolist(),
+            "score": round(face.score, 3),
+            "points_xy": face.points.astype(float).round(2).tolist(),
         }
         stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
-    return len(boxes)
+    return len(faces)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,9 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("photos", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--fast", action="store_true", help=f"use {FAST_MODEL.name}")
     args = parser.parse_args(argv)
     try:
-        model, settings = load_landmarker(args.model)
+        landmarker = Landmarker.load(FAST_MODEL if args.fast else args.model)
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -160,8 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for photo in args.photos:
         try:
-            count = predict_photo(model, settings, photo, args.out)
-            print(f"{photo}: {count} face(s) -> {args.out}")
+            count = predict_photo(landmarker, photo, args.out)
+            if count == 0:
+                print(f"{photo}: no face found", file=sys.stderr)
+                failed += 1
+            else:
+                print(f"{photo}: {count} face(s) -> {args.out}")
         except Exception as err:  # one bad photo must not stop the others
             print(
                 f"skipped {err}" if str(photo) in str(err) else f"skipped {photo}: {err}",

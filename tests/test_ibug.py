@@ -168,3 +168,17 @@ def test_subset_keeps_the_chosen_samples_and_the_augmentation():
     assert len(part) == 2 and part.augment is data.augment
     assert part.images[0, 0, 0, 0] == 4 and torch.equal(part.points[1], points[1])
     torch.testing.assert_close(part.mean_target(), data.subset([1, 4]).mean_target())
+
+
+def test_crop_face_copies_only_the_crop_and_matches_cropping_the_whole_image():
+    from torchvision.transforms.v2 import functional as TF
+
+    from helpers.datasets import to_chw_uint8
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    for square in ([-20, 10, 70], [100, 60, 50], [5, 5, 30], [-50, -50, 300], [130, 10, 20]):
+        left, top, side = square
+        whole = TF.crop(to_chw_uint8(image), top, left, side, side)
+        expected = TF.resize(whole, [32, 32], antialias=True)
+        assert torch.equal(ibug.crop_face(image, np.array(square), 32), expected), square

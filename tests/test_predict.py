@@ -152,3 +152,41 @@ def test_saving_new_weights_drops_the_card_of_the_old_ones(tmp_path):
     predict.save_landmarker(path, models.UNet(68, 3, width=4), _unet_settings())
     assert not predict.card_path(path).exists()
     predict.load_landmarker(path)  # no stale hash to trip over
+
+
+def test_landmarker_finds_the_face_in_a_path_or_an_array(model_path, tmp_path):
+    io.imsave(tmp_path / "astronaut.png", data.astronaut(), check_contrast=False)
+    lm = predict.Landmarker.load(model_path)
+    [from_path, *_] = lm(tmp_path / "astronaut.png")  # best score first
+    [from_array, *_] = lm(data.astronaut())
+    assert from_path.points.shape == (68, 2) and from_path.score > 0
+    np.testing.assert_allclose(from_path.points, from_array.points)
+    left, top, width, _ = from_path.box
+    assert 150 < left + width / 2 < 270 and 50 < top < 140
+
+
+def test_landmarker_batches_photos_and_gives_an_empty_list_without_a_face(model_path):
+    lm = predict.Landmarker.load(model_path)
+    blank = np.full((200, 300, 3), 128, np.uint8)
+    one_by_one = [lm(data.astronaut()), lm(blank)]
+    together = lm.batch([data.astronaut(), blank])
+    assert together[1] == [] and len(together[0]) == len(one_by_one[0]) >= 1
+    np.testing.assert_allclose(together[0][0].points, one_by_one[0][0].points, atol=1e-4)
+
+
+def test_landmarker_errors_name_the_photo(model_path, tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    lm = predict.Landmarker.load(model_path)
+    with pytest.raises(ValueError, match="broken.jpg"):
+        lm(tmp_path / "broken.jpg")
+    with pytest.raises(ValueError, match="uint8"):
+        lm(np.zeros((10, 10, 3), np.float32))
+
+
+def test_a_24_megapixel_photo_finds_its_face_at_the_right_scale(model_path):
+    small = data.astronaut()  # 512x512: enlarged x8 into a 6000x4000 photo
+    photo = np.zeros((4000, 6000, 3), np.uint8)
+    photo[:4000, :4096] = np.kron(small, np.ones((8, 8, 1), np.uint8))[:4000]
+    [face, *_] = predict.Landmarker.load(model_path)(photo)
+    [small_face, *_] = predict.Landmarker.load(model_path)(small)
+    np.testing.assert_allclose(face.box / 8, small_face.box, atol=12)
