@@ -1,16 +1,17 @@
 """Training throughput of the ResNet18 landmark model, and of the data loader that feeds it.
 
 Usage: python -m helpers.benchmark [--size 128] [--batch 8] [--steps 3]
-       python -m helpers.benchmark --inference [--model models/landmarks68.pt]
+       python -m helpers.benchmark --inference [--model PATH ...]
 Prints the CPU or GPU, the precision `helpers.precision` chooses on it and why, training
 images/s for float32, bfloat16 autocast and bfloat16 + channels-last (each as a ratio to
 float32, measured in the same run), and the augmented loader's images/s with the worker count
 training uses. The loader should be far faster than the training step: if not, it is the
 bottleneck.
 
---inference times the shipped model as `helpers.predict` runs it (float32): ms per face at
-batch 1 and 32, with and without the mirrored prediction; and the face detector on the 300-W
-test XML: ms per image, and recall against the course's boxes (detect.finds).
+--inference times the shipped model (or each --model) as `helpers.predict` runs them
+(float32): ms per face at batch 1 and 32, with and without the mirrored prediction; and the
+face detector on the 300-W test XML: ms per image, and recall against the course's boxes
+(detect.finds).
 """
 
 from __future__ import annotations
@@ -107,15 +108,19 @@ def detector_recall(xml: Path, calibration) -> tuple[dict[str, tuple[int, int]],
     return {s: (found[s], total[s]) for s in sorted(total)}, 1000 * seconds / len(by_image)
 
 
-def inference(model_path: Path) -> None:
-    """Print the shipped model's ms/face and the detector's recall and ms/image."""
-    model, settings = load_landmarker(model_path)
-    size = settings["crop_size"]
-    print(f"{model_path.name}: {size} px crops, float32, on {hardware()}")
-    for batch, repeats in ((1, 50), (32, 5)):
-        plain = ms_per_face(model, settings, batch, False, repeats)
-        mirrored = ms_per_face(model, settings, batch, True, repeats)
-        print(f"batch {batch:2d}: {plain:6.2f} ms/face plain, {mirrored:6.2f} with the mirror")
+def inference(model_paths: list[Path]) -> None:
+    """Print each model's ms/face and the detector's recall and ms/image."""
+    print(f"on {hardware()}, float32")
+    for path in model_paths:
+        model, settings = load_landmarker(path)
+        mirror = "mirrored by default" if settings.get("flip_perm") else "not mirrored by default"
+        print(f"{path.name}: {settings['crop_size']} px crops, {mirror}")
+        for batch, repeats in ((1, 50), (32, 5)):
+            plain = ms_per_face(model, settings, batch, False, repeats)
+            mirrored = ms_per_face(model, settings, batch, True, repeats)
+            print(
+                f"  batch {batch:2d}: {plain:6.2f} ms/face plain, {mirrored:6.2f} with the mirror"
+            )
     xml = dataset_dir(ibug.IBUG_DIR) / ibug.TEST_XML
     counts, ms = detector_recall(xml, settings["detector_calibration"])
     found, total = (sum(c[i] for c in counts.values()) for i in (0, 1))
@@ -131,10 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--inference", action="store_true", help="time prediction instead")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, action="append", help="default: the shipped one")
     args = parser.parse_args(argv)
     if args.inference:
-        inference(args.model)
+        inference(args.model or [DEFAULT_MODEL])
         return
     print(f"ResNet18 training, {args.size}x{args.size}, batch {args.batch}, on {hardware()}")
     chosen = precision.choose()

@@ -2,11 +2,11 @@
 
 In Python:
     from helpers.predict import Landmarker
-    lm = Landmarker.load()              # models/landmarks68.pt, or Landmarker.load(path)
+    lm = Landmarker.load()              # models/landmarks68.pt; Landmarker.load(path, mirrored)
     faces = lm("photo.jpg")             # or a uint8 RGB array; [] when no face is found
     faces[0].box, faces[0].points, faces[0].score
 
-Usage: python -m helpers.predict PHOTO... --out DIR [--model PATH | --fast]
+Usage: python -m helpers.predict PHOTO... --out DIR [--model PATH] [--fast]
 For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json (68 points,
 (x, y) original-image pixels).
 """
@@ -39,7 +39,15 @@ from .models import build  # noqa: E402
 from .train import predict_batch  # noqa: E402
 
 DEFAULT_MODEL = REPO_ROOT / "models" / "landmarks68.pt"  # shipped: the best 300-W model
-FAST_MODEL = REPO_ROOT / "models" / "landmarks68_fast.pt"  # shipped: the fastest good one
+MAX_SHIPPED_BYTES = 25_000_000  # a shipped model stays small enough for any git host
+
+
+def weights_bytes(model: nn.Module) -> int:
+    """The size of a model's weights as save_landmarker stores them (half precision)."""
+    return sum(
+        v.numel() * (2 if v.is_floating_point() else v.element_size())
+        for v in model.state_dict().values()
+    )
 
 
 def save_landmarker(path: Path, model: nn.Module, settings: dict) -> Path:
@@ -57,6 +65,8 @@ def save_landmarker(path: Path, model: nn.Module, settings: dict) -> Path:
 def ship(path: Path, model: nn.Module, settings: dict, card: dict) -> bool:
     """Save a model and its card at `path` unless the model there has a lower val_nme on its
     card: the shipped file keeps its name and only ever gets better. True if written."""
+    if weights_bytes(model) > MAX_SHIPPED_BYTES:
+        raise ValueError(f"{weights_bytes(model) / 1e6:.1f} MB of weights: over the shipped limit")
     if card_path(path).is_file() and Path(path).is_file():
         current = json.loads(card_path(path).read_text()).get("val_nme", float("inf"))
         if current <= card["val_nme"]:
@@ -143,13 +153,18 @@ class Face:
 class Landmarker:
     """Detect faces and place 68 landmarks on them, with a saved model (see the module doc)."""
 
-    def __init__(self, model: nn.Module, settings: dict, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: nn.Module, settings: dict, mirrored: bool = True, batch_size: int = 32
+    ) -> None:
+        if not mirrored:  # half the time, a little less accurate (see the model card)
+            settings = {**settings, "flip_perm": None}
         self.model, self.settings, self.batch_size = model.eval(), settings, batch_size
 
     @classmethod
-    def load(cls, path: Path | str = DEFAULT_MODEL) -> Landmarker:
-        """The shipped model (hash checked), or the saved model at `path`."""
-        return cls(*load_landmarker(Path(path)))
+    def load(cls, path: Path | str = DEFAULT_MODEL, mirrored: bool = True) -> Landmarker:
+        """The shipped model (hash checked), or the saved model at `path`; mirrored=False
+        skips the mirrored prediction that is otherwise averaged in."""
+        return cls(*load_landmarker(Path(path)), mirrored=mirrored)
 
     def __call__(self, image: np.ndarray | Path | str) -> list[Face]:
         """The faces in one photo (a path or a uint8 RGB array), best detector score first."""
@@ -232,10 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("photos", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--fast", action="store_true", help=f"use {FAST_MODEL.name}")
+    parser.add_argument("--fast", action="store_true", help="skip the mirrored prediction")
     args = parser.parse_args(argv)
     try:
-        landmarker = Landmarker.load(FAST_MODEL if args.fast else args.model)
+        landmarker = Landmarker.load(args.model, mirrored=not args.fast)
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

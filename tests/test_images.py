@@ -4,18 +4,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.demo import save_as_phone
 from helpers.images import ImageError, read_photo
 
 
 def test_exif_orientation_is_applied(tmp_path):
-    # A 'portrait' photo stored sideways, as phones do: pixels 40 wide x 20 high, and the
-    # orientation tag 6 says 'rotate 90 degrees clockwise to display'.
-    stored = np.zeros((20, 40, 3), np.uint8)
-    stored[:, :10] = 255  # the left of the stored pixels is the top of the upright photo
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
-    photo = read_photo(tmp_path / "phone.jpg")
+    # A 'portrait' photo stored sideways, as phones do: upright 20 wide x 40 high with a white
+    # band at the top; stored 40 wide x 20 high with orientation 6 ('rotate 90 clockwise').
+    upright = np.zeros((40, 20, 3), np.uint8)
+    upright[:10] = 255
+    Image.fromarray(upright).save(tmp_path / "upright.png")
+    phone = save_as_phone(tmp_path / "upright.png", tmp_path / "phone.jpg")
+    with Image.open(phone) as stored:
+        assert stored.size == (40, 20)  # what a reader that ignores the tag sees
+    photo = read_photo(phone)
     assert photo.shape == (40, 20, 3)  # upright: taller than wide
     assert photo[:8].mean() > 200 and photo[-20:].mean() < 30  # white band at the top
 

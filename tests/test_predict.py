@@ -190,3 +190,36 @@ def test_a_24_megapixel_photo_finds_its_face_at_the_right_scale(model_path):
     [face, *_] = predict.Landmarker.load(model_path)(photo)
     [small_face, *_] = predict.Landmarker.load(model_path)(small)
     np.testing.assert_allclose(face.box / 8, small_face.box, atol=12)
+
+
+@pytest.mark.parametrize("mirrored", [True, False])
+def test_the_shipped_model_reproduces_its_cards_validation_nme(data_root, mirrored):
+    # End to end from the original images and boxes: the file, its settings and the crop
+    # and readout code must give what the notebook measured (half-precision weights aside).
+    from helpers import geometry
+    from helpers.images import read_image
+
+    card = json.loads(predict.card_path(predict.DEFAULT_MODEL).read_text())
+    expected = card["val_nme"] if mirrored else card["val_nme_without_mirrored_prediction"]
+    lm = predict.Landmarker.load(mirrored=mirrored)
+    faces = ibug.load_xml(data_root / ibug.IBUG_DIR / ibug.TRAIN_XML)
+    _, val = ibug.split_by_image(faces, 0.1, seed=0)
+    pred = np.concatenate(
+        [
+            predict.landmarks_in_boxes(lm.model, lm.settings, read_image(f.image_path), [f.box])
+            for f in val
+        ]
+    )
+    nme = geometry.nme(pred, np.stack([f.points for f in val])).mean()
+    assert abs(nme - expected) < 0.0005, (nme, expected)
+
+
+def test_the_shipped_model_fits_the_size_limit_and_ship_refuses_a_larger_one(tmp_path):
+    assert predict.DEFAULT_MODEL.stat().st_size <= predict.MAX_SHIPPED_BYTES
+    with pytest.raises(ValueError, match="over the shipped limit"):
+        predict.ship(tmp_path / "big.pt", models.HeatmapResNet(pretrained=False), {}, {})
+
+
+def test_fast_mode_skips_the_mirrored_prediction(model_path):
+    assert predict.Landmarker.load(model_path).settings["flip_perm"] is not None
+    assert predict.Landmarker.load(model_path, mirrored=False).settings["flip_perm"] is None
