@@ -161,6 +161,13 @@ def points_from_maps(maps: torch.Tensor, integral: bool) -> tuple[torch.Tensor, 
     return soft_argmax(maps), decode(prob / prob.amax((-2, -1), keepdim=True))[1]
 
 
+def fractions_from_maps(maps: torch.Tensor, integral: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points as fractions of the input (..., K, 2), the datasets' and regressors' unit, and
+    confidences (..., K), from model maps (points_from_maps)."""
+    found, confidence = points_from_maps(maps, integral)
+    return map_to_fractions(found, (maps.shape[-1], maps.shape[-2])), confidence
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module, loader: DataLoader, integral: bool, perm: np.ndarray | None = None
@@ -170,9 +177,8 @@ def predict(
     model.eval()
     points, confidences, targets = [], [], []
     for images, target in loader:
-        maps = predict_maps(model, images, perm)
-        found, confidence = points_from_maps(maps, integral)
-        points.append(map_to_fractions(found, (maps.shape[-1], maps.shape[-2])))
+        found, confidence = fractions_from_maps(predict_maps(model, images, perm), integral)
+        points.append(found)
         confidences.append(confidence)
         targets.append(target)
     return (torch.cat(points).numpy(), torch.cat(confidences).numpy(), torch.cat(targets).numpy())

@@ -32,7 +32,7 @@ from .config import REPO_ROOT  # noqa: E402
 from .datasets import prepare_image  # noqa: E402
 from .detect import calibrate, detect  # noqa: E402
 from .download import sha256_of  # noqa: E402
-from .heatmaps import map_to_fractions, points_from_maps, predict_maps  # noqa: E402
+from .heatmaps import fractions_from_maps, predict_maps  # noqa: E402
 from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
 from .images import read_photo  # noqa: E402
 from .models import build  # noqa: E402
@@ -135,8 +135,7 @@ def predict_crops(model: nn.Module, settings: dict, crops: torch.Tensor) -> np.n
     if settings.get("readout", "regression") == "regression":
         return predict_batch(model, crops, perm).numpy()
     maps = predict_maps(model, crops, perm)
-    points, _ = points_from_maps(maps, settings["readout"] == "integral")
-    return map_to_fractions(points, (maps.shape[-1], maps.shape[-2])).numpy()
+    return fractions_from_maps(maps, settings["readout"] == "integral")[0].numpy()
 
 
 @dataclass(frozen=True)
