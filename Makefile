@@ -47,6 +47,12 @@ $(OUT)/.done/$(PROFILE)/%: notebooks/%.ipynb $(HELPERS) | data
 	$(PY) -m helpers.run_notebooks --profile $(PROFILE) $(RUN_OUTPUT) $<
 	@mv $@.started $@
 
+# Notebook 4 quotes the results of notebooks 1-3 and compares with Part 3's validation points,
+# and it ships a model only if it beats the one notebook 3 left: it runs after them.
+NB_DONE := $(OUT)/.done/$(PROFILE)
+$(NB_DONE)/04_heatmaps: $(NB_DONE)/01_nose_tip_detection $(NB_DONE)/02_full_face_keypoints \
+	$(NB_DONE)/03_ibug_resnet18
+
 writeup: $(OUT)/writeup/index.html
 $(OUT)/writeup/index.html: $(DONE) helpers/writeup.py
 	$(PY) -m helpers.writeup --root $(OUT)

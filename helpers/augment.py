@@ -16,6 +16,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from .config import AugmentConfig
 from .geometry import mirror_points
 
 
@@ -64,6 +65,11 @@ class Augment:
         j = self.jitter
         self.color = v2.ColorJitter(brightness=j, contrast=j, saturation=j)
         self.gray_color = v2.ColorJitter(brightness=j, contrast=j)
+
+    @classmethod
+    def of(cls, perm: np.ndarray, ranges: AugmentConfig) -> Augment:
+        """The augmentation with a profile's ranges (helpers.config.AugmentConfig)."""
+        return cls(perm, 0.5, ranges.degrees, ranges.translate, ranges.scale, ranges.jitter)
 
     def __call__(self, image: torch.Tensor, points: torch.Tensor):
         """One random augmentation of an (image, points) pair."""

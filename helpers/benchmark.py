@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,8 @@ from .config import dataset_dir, device, hardware, loader_workers
 from .datasets import KeypointDataset
 from .detect import calibrate, detect_faces, finds
 from .images import read_photo
-from .predict import DEFAULT_MODEL, load_landmarker, predict_crops
+from .modelfile import DEFAULT_MODEL, ModelSettings, load_landmarker
+from .predict import predict_crops
 
 MODES = {  # name: (bfloat16 autocast, channels-last)
     "float32": (False, False),
@@ -73,15 +75,14 @@ def loader_images_per_second(size: int, batch: int, batches: int, workers: int) 
 
 
 def ms_per_face(
-    model: nn.Module, settings: dict, batch: int, mirrored: bool, repeats: int
+    model: nn.Module, settings: ModelSettings, batch: int, mirrored: bool, repeats: int
 ) -> float:
     """Milliseconds per face of predict_crops (model and readout) on random crops: the median
     over `repeats` calls after one warm-up call (a latency, so the typical call, not the mean)."""
-    size = settings["crop_size"]
-    crops = torch.rand(batch, settings.get("in_channels", 3), size, size) - 0.5
-    identity = list(range(ibug.NUM_POINTS))  # the timing does not depend on the permutation
-    perm = (settings.get("flip_perm") or identity) if mirrored else None
-    settings = {**settings, "flip_perm": perm}
+    size = settings.crop_size
+    crops = torch.rand(batch, settings.in_channels, size, size) - 0.5
+    identity = tuple(range(ibug.NUM_POINTS))  # the timing does not depend on the permutation
+    settings = replace(settings, flip_perm=(settings.flip_perm or identity) if mirrored else None)
     predict_crops(model, settings, crops)
     times = []
     for _ in range(repeats):
@@ -113,8 +114,8 @@ def inference(model_paths: list[Path]) -> None:
     print(f"on {hardware()}, float32")
     for path in model_paths:
         model, settings = load_landmarker(path)
-        mirror = "mirrored by default" if settings.get("flip_perm") else "not mirrored by default"
-        print(f"{path.name}: {settings['crop_size']} px crops, {mirror}")
+        mirror = "mirrored by default" if settings.flip_perm else "not mirrored by default"
+        print(f"{path.name}: {settings.crop_size} px crops, {mirror}")
         for batch, repeats in ((1, 50), (32, 5)):
             plain = ms_per_face(model, settings, batch, False, repeats)
             mirrored = ms_per_face(model, settings, batch, True, repeats)
@@ -122,7 +123,7 @@ def inference(model_paths: list[Path]) -> None:
                 f"  batch {batch:2d}: {plain:6.2f} ms/face plain, {mirrored:6.2f} with the mirror"
             )
     xml = dataset_dir(ibug.IBUG_DIR) / ibug.TEST_XML
-    counts, ms = detector_recall(xml, settings["detector_calibration"])
+    counts, ms = detector_recall(xml, settings.detector_calibration)
     found, total = (sum(c[i] for c in counts.values()) for i in (0, 1))
     by_subset = ", ".join(f"{s} {f}/{t}" for s, (f, t) in counts.items())
     print(f"detector (dlib HOG) on {xml.name}: {ms:.0f} ms/image")

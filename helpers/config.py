@@ -24,6 +24,21 @@ DATA_HELP = (
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Random augmentation ranges (helpers.augment.Augment): rotation +-degrees, shift as a
+    fraction of the size, scale range, colour jitter strength."""
+
+    degrees: float = 15.0
+    translate: float = 0.05
+    scale: tuple[float, float] = (0.95, 1.05)
+    jitter: float = 0.3
+
+
+IMM_AUGMENT = AugmentConfig()  # Parts 2 and 4 on IMM
+IBUG_AUGMENT = AugmentConfig(degrees=15.0, translate=0.08, scale=(0.9, 1.1))  # Parts 3 and 4
+
+
+@dataclass(frozen=True)
 class NoseConfig:
     """Part 1: nose-tip regression on 80x60 grayscale IMM faces."""
 
@@ -32,6 +47,7 @@ class NoseConfig:
     lr: float = 1e-3
     scheduler: str | None = "cosine"
     augment: bool = True
+    augmentation: AugmentConfig = AugmentConfig(degrees=10.0, translate=0.06)
     study_epochs: int = 15
     study_lrs: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
     study_channels: tuple[int, ...] = (8, 16, 32)
@@ -48,6 +64,7 @@ class FaceConfig:
     tuned_epochs: int = 60
     tuned_batch_norm: bool = True
     image_size: tuple[int, int] = (240, 180)  # (W, H)
+    augmentation: AugmentConfig = IMM_AUGMENT
     study_epochs: int = 8
     study_lrs: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
 
@@ -67,7 +84,8 @@ class IbugConfig:
     batch_size: int = 4
     lr: float = 1e-3
     scheduler: str | None = "cosine"
-    degrees: float = 15.0  # rotation augmentation range, +-
+    degrees: float = 15.0  # rotation augmentation range, +- (notebook 3 reads this one)
+    augmentation: AugmentConfig = IBUG_AUGMENT
     crop_size: int = 128
     in_channels: int = 3
     val_fraction: float = 0.1
@@ -97,6 +115,8 @@ class HeatmapConfig:
     imm_width: int = 16
     imm_batch_size: int = 4
     imm_lr: float = 1e-3
+    imm_stride: int = 2  # IMM maps are half the input's size
+    imm_depth: int = 3  # UNet downsamplings on IMM
     nose_size: tuple[int, int] = (80, 60)  # (W, H), Part 1's size
     nose_epochs: int = 60
     face_size: tuple[int, int] = (240, 180)  # Part 2's size
@@ -108,7 +128,9 @@ class HeatmapConfig:
     ibug_batch_size: int = 8
     ibug_lr: float = 1e-3
     ibug_width: int = 128  # decoder channels
+    ibug_stride: int = 4  # 300-W maps: 32x32 for 128 px crops
     fast_width: int = 16  # the fast model: a UNet, maps at stride 4
+    fast_depth: int = 4
     fast_epochs: int = 50
     max_train_faces: int | None = None
     pretrained: bool = True
@@ -136,30 +158,32 @@ PROFILES: dict[str, Profile] = {
     "full": Profile("full"),
     # The course's settings for every part; Part 3 at full size wants a GPU.
     "course": Profile("course", ibug=COURSE_IBUG),
-    # A few minutes per notebook on two CPU cores: same code paths, fewer epochs and samples.
+    # Minutes for all four notebooks on two CPU cores, AVX2-only ones included: the same code
+    # paths, with fewer epochs, faces and study settings. The first thing a student and CI run.
     "quick": Profile(
         "quick",
         nose=NoseConfig(epochs=4, study_epochs=2, study_lrs=(1e-3, 1e-2), study_channels=(8, 16)),
-        face=FaceConfig(epochs=2, tuned_epochs=2, study_epochs=1, study_lrs=(1e-4, 1e-3)),
+        face=FaceConfig(epochs=2, tuned_epochs=2, study_epochs=1, study_lrs=(1e-3,)),
         ibug=IbugConfig(
-            epochs=3,
-            max_train_faces=256,
-            study_sizes=(160, 128),
-            study_batches=(8,),
-            study_seconds=8.0,
-            study_lrs=(1e-4, 1e-3),
-            study_lr_seconds=5.0,
+            epochs=2,
+            max_train_faces=96,
+            study_sizes=(128,),
+            study_batches=(),
+            study_seconds=4.0,
+            study_lrs=(1e-3,),
+            study_lr_seconds=3.0,
+            data_ablation=False,
             pretrained=False,
         ),
         heatmap=HeatmapConfig(
-            nose_epochs=3,
+            nose_epochs=2,
             face_size=(160, 120),
-            face_epochs=2,
+            face_epochs=1,
             loss_study_epochs=1,
-            loss_study_seconds=4.0,
+            loss_study_seconds=3.0,
             ibug_epochs=1,
             fast_epochs=1,
-            max_train_faces=128,
+            max_train_faces=64,
             pretrained=False,
         ),
     ),
@@ -177,6 +201,12 @@ def get_profile(name: str | None = None) -> Profile:
 def profile_dict(profile: Profile, part: str) -> dict:
     """The settings of one part as a plain dict, for results files."""
     return {"profile": profile.name, **asdict(getattr(profile, part))}
+
+
+def relative(path: Path | str) -> str:
+    """A path as printed for people: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def data_root() -> Path:

@@ -15,9 +15,10 @@ from pathlib import Path
 from PIL import Image
 
 from .config import dataset_dir, figures_dir, hardware
+from .draw import annotate
 from .ibug import IBUG_DIR
 from .images import read_photo
-from .predict import Landmarker, annotate
+from .predict import Landmarker
 
 GROUP_PHOTO = "afw/4538917191_7.jpg"  # 3815x2250, a crowd at a table
 PORTRAIT = "helen/testset/3239006545_1.jpg"  # 3031x2498

@@ -105,6 +105,17 @@ def _find_dataset(unpacked: Path, marker: str) -> Path:
     return hits[0].parent
 
 
+def offline_help(name: str, url: str, err: Exception) -> str:
+    """What to do when a dataset cannot be fetched: the URL, the error, and the two ways to
+    use a copy (FKD_DATA_DIR, or --url with a file:// archive)."""
+    reason = getattr(err, "reason", err)
+    return (
+        f"{name}: could not download {url} ({reason}). With a copy of the dataset, set "
+        f"FKD_DATA_DIR to the folder that holds {SOURCES[name].folder}/ (now {data_root()}), "
+        f"or run `python -m helpers.download {name} --url file:///path/to/archive`."
+    )
+
+
 def download(name: str, root: Path, url: str | None = None, sha256: str | None = None) -> Path:
     """Download, verify and unpack one dataset into root/<folder>; return that folder."""
     source = SOURCES[name]
@@ -115,7 +126,10 @@ def download(name: str, root: Path, url: str | None = None, sha256: str | None =
     root.mkdir(parents=True, exist_ok=True)
     expected = sha256 or source.sha256
     with tempfile.TemporaryDirectory(dir=root) as tmp:
-        archive = fetch(url or source.url, Path(tmp) / Path(source.url).name)
+        try:
+            archive = fetch(url or source.url, Path(tmp) / Path(source.url).name)
+        except OSError as err:  # URLError, HTTPError and socket errors are all OSErrors
+            raise DownloadError(offline_help(name, url or source.url, err)) from err
         actual = sha256_of(archive)
         if expected and actual != expected.lower():
             raise DownloadError(f"{name}: SHA-256 mismatch: expected {expected}, got {actual}")

@@ -1,49 +1,50 @@
-"""Keypoints as heatmaps: Gaussian targets, losses, sub-pixel decoding with confidence and
-mirrored test-time augmentation.
+"""Keypoints as heatmaps: one codec object encodes points to Gaussian maps and decodes maps
+to sub-pixel points with a confidence (after mmpose's MSRAHeatmap and DARK).
 
 A heatmap at stride s covers an input of size (W, H) with (W/s, H/s) pixels. With this
 package's convention (pixel centres at integers), heatmap pixel u covers input pixels
 [u*s - 0.5, (u+1)*s - 0.5], so an input point x sits at u = (x + 0.5)/s - 0.5 in the map:
-geometry.resize_points does exactly this bookkeeping, in both directions.
+geometry.resize_points does exactly this bookkeeping, in both directions. Dataset targets
+are fractions f of the input, so in map pixels u = f * w - 0.5 for a map w pixels wide.
+
+Training losses live in helpers.losses; this module is all that inference needs.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import DataLoader
 
 from .geometry import resize_points
-from .train import mirrored_average
 
 
 def to_heatmap_coords(points: np.ndarray, input_size: tuple[int, int], stride: int) -> np.ndarray:
     """Input-pixel points (..., 2) to heatmap-pixel points for maps at `stride`."""
-    return resize_points(points, input_size, _map_size(input_size, stride))
+    return resize_points(points, input_size, map_size(input_size, stride))
 
 
 def from_heatmap_coords(points: np.ndarray, input_size: tuple[int, int], stride: int):
     """Heatmap-pixel points (..., 2) back to input pixels."""
-    return resize_points(points, _map_size(input_size, stride), input_size)
+    return resize_points(points, map_size(input_size, stride), input_size)
 
 
-def _map_size(input_size: tuple[int, int], stride: int) -> tuple[int, int]:
+def map_size(input_size: tuple[int, int], stride: int) -> tuple[int, int]:
+    """The (W, H) of maps at `stride` for an input of (W, H); the stride must divide it."""
     width, height = input_size
     if width % stride or height % stride:
         raise ValueError(f"input size {input_size} is not a multiple of the stride {stride}")
     return width // stride, height // stride
 
 
-def render(points: torch.Tensor, map_size: tuple[int, int], sigma: float) -> torch.Tensor:
-    """Gaussian heatmaps (..., K, H, W), peak 1 at each sub-pixel point (..., K, 2) given in
-    heatmap pixels; a point far outside the map gives a channel of (near) zeros."""
-    width, height = map_size
-    xs = torch.arange(width, dtype=torch.float32)
-    ys = torch.arange(height, dtype=torch.float32)
-    px, py = points[..., 0, None], points[..., 1, None]
+def render(points: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
+    """Gaussian heatmaps (..., K, H, W) on the points' device, peak 1 at each sub-pixel point
+    (..., K, 2) given in heatmap pixels; a point far outside the map gives (near) zeros."""
+    width, height = size
+    xs = torch.arange(width, dtype=torch.float32, device=points.device)
+    ys = torch.arange(height, dtype=torch.float32, device=points.device)
+    px, py = points[..., 0, None].float(), points[..., 1, None].float()
     gx = torch.exp(-((xs - px) ** 2) / (2 * sigma**2))  # (..., K, W)
     gy = torch.exp(-((ys - py) ** 2) / (2 * sigma**2))  # (..., K, H)
     return gy[..., :, None] * gx[..., None, :]
@@ -57,7 +58,7 @@ def _vertex(left: torch.Tensor, mid: torch.Tensor, right: torch.Tensor) -> torch
     return torch.where(curvature < -1e-6, offset, torch.zeros_like(offset)).clamp(-1.5, 1.5)
 
 
-def decode(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
+def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
     """Points (..., K, 2) in heatmap pixels and confidences (..., K) from heatmaps (..., K, H, W).
 
     The argmax is refined to sub-pixel precision by a DARK-style Taylor step on the log
@@ -70,11 +71,11 @@ def decode(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, torch.
     flat = maps.flatten(-2)
     peak = flat.argmax(-1)
     px, py = peak % width, peak // width
-    logs = maps.clamp(min=eps).log()
+    logs = maps.clamp(min=eps).log().flatten(-2)
     cx, cy = px.clamp(1, width - 2), py.clamp(1, height - 2)  # stencil centres, inside the map
 
     def sample(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return logs.flatten(-2).gather(-1, (y * width + x)[..., None])[..., 0]
+        return logs.gather(-1, (y * width + x)[..., None])[..., 0]
 
     x = cx + _vertex(sample(cx - 1, py), sample(cx, py), sample(cx + 1, py))
     y = cy + _vertex(sample(px, cy - 1), sample(px, cy), sample(px, cy + 1))
@@ -82,103 +83,61 @@ def decode(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, torch.
     return torch.stack([x, y], dim=-1).float(), confidence
 
 
-def flip_maps(maps: torch.Tensor, perm: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Heatmaps (N, K, H, W) of a mirrored image turned into maps of the original image:
-    flipped left-right and re-indexed so that left and right points swap back."""
-    return maps.flip(-1)[:, torch.as_tensor(perm)]
-
-
-def predict_maps(model: torch.nn.Module, images: torch.Tensor, perm=None) -> torch.Tensor:
-    """Model heatmaps for a batch, on the CPU; with `perm`, averaged with the maps of the
-    mirrored images flipped back (mirrored test-time augmentation)."""
-    return mirrored_average(model, images, None if perm is None else partial(flip_maps, perm=perm))
+def spatial_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Each map (..., H, W) turned into a probability over all of its pixels (sums to 1)."""
+    return logits.flatten(-2).softmax(-1).view_as(logits)
 
 
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     """Expected position (..., K, 2) in heatmap pixels under each map's spatial softmax:
     differentiable, so a loss on coordinates can train the maps (integral regression)."""
+    prob = spatial_softmax(logits)
     height, width = logits.shape[-2:]
-    prob = logits.flatten(-2).softmax(-1).unflatten(-1, (height, width))
     x = (prob.sum(-2) * torch.arange(width, dtype=prob.dtype, device=prob.device)).sum(-1)
     y = (prob.sum(-1) * torch.arange(height, dtype=prob.dtype, device=prob.device)).sum(-1)
     return torch.stack([x, y], dim=-1)
 
 
-def fractions_to_map(target: torch.Tensor, map_size: tuple[int, int]) -> torch.Tensor:
+def fractions_to_map(target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Dataset targets (fractions of the input's width and height) to heatmap pixels."""
-    return target * torch.tensor(map_size, dtype=target.dtype, device=target.device) - 0.5
+    return target * torch.tensor(size, dtype=target.dtype, device=target.device) - 0.5
 
 
-def map_to_fractions(points: torch.Tensor, map_size: tuple[int, int]) -> torch.Tensor:
+def map_to_fractions(points: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Heatmap pixels to fractions of the input: the inverse of fractions_to_map."""
-    return (points + 0.5) / torch.tensor(map_size, dtype=points.dtype, device=points.device)
+    return (points + 0.5) / torch.tensor(size, dtype=points.dtype, device=points.device)
 
 
-def adaptive_wing(
-    pred: torch.Tensor, target: torch.Tensor, alpha=2.1, omega=14.0, eps=1.0, theta=0.5
-):
-    """Adaptive Wing loss per pixel (Wang et al. 2019): steep near the Gaussian's foreground,
-    where small errors move the peak, and flat on the background."""
-    delta = (target - pred).abs()
-    power = alpha - target
-    a = omega / (1 + (theta / eps) ** power) * power * (theta / eps) ** (power - 1) / eps
-    c = theta * a - omega * torch.log1p((theta / eps) ** power)
-    return torch.where(delta < theta, omega * torch.log1p((delta / eps) ** power), a * delta - c)
+def _size_of(maps: torch.Tensor) -> tuple[int, int]:
+    return maps.shape[-1], maps.shape[-2]
 
 
-class HeatmapLoss(nn.Module):
-    """Loss between predicted maps (N, K, h, w) and dataset targets (N, K, 2 fractions).
+@dataclass(frozen=True)
+class HeatmapCodec:
+    """Points to heatmaps and back, in the datasets' unit (fractions of the input).
 
-    kind: 'integral' (L1 between the soft-argmax and the point, in fractions like Part 3's
-    L1), 'mse' (squared error to Gaussian targets, foreground pixels weighted x10) or
-    'awing' (Adaptive Wing to Gaussian targets, same weighting).
+    integral=False: Gaussian targets of `sigma` map pixels, read by argmax and a Taylor step.
+    integral=True: maps trained through a soft-argmax, read by it; the confidence is then the
+    decoded peak of each map's spatial softmax, scaled to a peak of 1.
     """
 
-    KINDS = ("integral", "mse", "awing")
+    sigma: float = 1.5
+    integral: bool = False
 
-    def __init__(self, kind: str = "integral", sigma: float = 1.5, foreground_weight: float = 10.0):
-        super().__init__()
-        if kind not in self.KINDS:
-            raise ValueError(f"unknown heatmap loss {kind!r}; choose one of {self.KINDS}")
-        self.kind, self.sigma, self.weight = kind, sigma, foreground_weight
+    def encode(self, target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Gaussian maps (..., K, H, W) of (W, H) = `size` for targets (..., K, 2), rendered on
+        the targets' device."""
+        return render(fractions_to_map(target, size), size, self.sigma)
 
-    def forward(self, maps: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        map_size = (maps.shape[-1], maps.shape[-2])
-        if self.kind == "integral":
-            return (map_to_fractions(soft_argmax(maps), map_size) - target).abs().mean()
-        goal = render(fractions_to_map(target, map_size).cpu(), map_size, self.sigma).to(maps)
-        weight = 1 + self.weight * (goal > 0.2)
-        per_pixel = (maps - goal) ** 2 if self.kind == "mse" else adaptive_wing(maps, goal)
-        return (weight * per_pixel).mean()
+    def decode(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Points as fractions of the input (..., K, 2) and confidences (..., K) from maps."""
+        if self.integral:
+            prob = spatial_softmax(maps)
+            confidence = decode_peaks(prob / prob.amax((-2, -1), keepdim=True))[1]
+            return map_to_fractions(soft_argmax(maps), _size_of(maps)), confidence
+        found, confidence = decode_peaks(maps)
+        return map_to_fractions(found, _size_of(maps)), confidence
 
-
-def points_from_maps(maps: torch.Tensor, integral: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Points (..., K, 2) in heatmap pixels and confidences (..., K) from model maps: the
-    soft-argmax for maps trained by it, else the argmax with the Taylor step (decode)."""
-    if not integral:
-        return decode(maps)
-    prob = maps.flatten(-2).softmax(-1).view_as(maps)
-    return soft_argmax(maps), decode(prob / prob.amax((-2, -1), keepdim=True))[1]
-
-
-def fractions_from_maps(maps: torch.Tensor, integral: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Points as fractions of the input (..., K, 2), the datasets' and regressors' unit, and
-    confidences (..., K), from model maps (points_from_maps)."""
-    found, confidence = points_from_maps(maps, integral)
-    return map_to_fractions(found, (maps.shape[-1], maps.shape[-2])), confidence
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module, loader: DataLoader, integral: bool, perm: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Points (fractions of the input, like train.predict), per-point confidences and
-    targets for a whole loader; with `perm`, mirrored test-time augmentation on the maps."""
-    model.eval()
-    points, confidences, targets = [], [], []
-    for images, target in loader:
-        found, confidence = fractions_from_maps(predict_maps(model, images, perm), integral)
-        points.append(found)
-        confidences.append(confidence)
-        targets.append(target)
-    return (torch.cat(points).numpy(), torch.cat(confidences).numpy(), torch.cat(targets).numpy())
+    def display(self, maps: torch.Tensor) -> torch.Tensor:
+        """Maps as a person should see them: the softmax over each whole map when integral."""
+        return spatial_softmax(maps) if self.integral else maps

@@ -3,6 +3,8 @@ models (a small UNet for IMM, ResNet18 with an upsampling decoder for 300-W)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 
 import torch
@@ -89,6 +91,11 @@ class LandmarkResNet(nn.Module):
     ) -> None:
         super().__init__()
         self.num_points = num_points
+        self.architecture = {
+            "name": "LandmarkResNet",
+            "num_points": num_points,
+            "in_channels": in_channels,
+        }
         self.net, self.pretrained = _resnet18(pretrained)
         if in_channels != 3:
             self.net.conv1 = adapt_first_conv(self.net.conv1, in_channels)
@@ -140,6 +147,14 @@ class UNet(nn.Module):
         stride: int = 2,
     ) -> None:
         super().__init__()
+        self.architecture = {
+            "name": "UNet",
+            "num_points": num_points,
+            "in_channels": in_channels,
+            "width": width,
+            "depth": depth,
+            "stride": stride,
+        }
         widths = [width * 2**i for i in range(depth + 1)]
         self.stride = stride
         self.down = nn.ModuleList(
@@ -171,6 +186,12 @@ class HeatmapResNet(nn.Module):
         self, num_points: int = 68, in_channels: int = 3, pretrained: bool = True, width: int = 128
     ) -> None:
         super().__init__()
+        self.architecture = {
+            "name": "HeatmapResNet",
+            "num_points": num_points,
+            "in_channels": in_channels,
+            "width": width,
+        }
         net, self.pretrained = _resnet18(pretrained)
         if in_channels != 3:
             net.conv1 = adapt_first_conv(net.conv1, in_channels)
@@ -198,7 +219,8 @@ def _resnet18(pretrained: bool) -> tuple[nn.Module, bool]:
     if not pretrained:
         return resnet18(weights=None), False
     try:
-        return resnet18(weights=ResNet18_Weights.IMAGENET1K_V1), True
+        with contextlib.redirect_stderr(io.StringIO()):  # torch.hub prints its cache path
+            return resnet18(weights=ResNet18_Weights.IMAGENET1K_V1), True
     except Exception as err:  # offline, proxy, or corrupt cache: all mean "no weights"
         print(
             "ImageNet weights for ResNet18 could not be loaded "
@@ -266,8 +288,8 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
 
 
 def build(architecture: dict) -> nn.Module:
-    """A fresh (untrained) model from {"name": class name, **constructor arguments}: how saved
-    models record what to rebuild before loading their weights."""
+    """A fresh (untrained) model from {"name": class name, **constructor arguments}, as a
+    model's `architecture` attribute records them: how saved models say what to rebuild."""
     kwargs = dict(architecture)
     name = kwargs.pop("name")
     if name not in ARCHITECTURES:

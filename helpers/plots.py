@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .config import figures_dir, hardware, results_dir
+from .config import REPO_ROOT, figures_dir, hardware, relative, results_dir
 from .geometry import auc, ced, failure_rate, mirror_in_place
 from .train import History
 
@@ -40,9 +40,11 @@ def show_faces(
     size: float = 3.5,
     marker_size: float = 40,
     other: tuple[str, Sequence[np.ndarray]] | None = None,
+    zoom: Sequence[np.ndarray] | None = None,
 ):
     """A grid of faces with ground truth (green dots) and predictions (red crosses); `other`
-    (label, points per face) adds a second model's predictions as blue pluses."""
+    (label, points per face) adds a second model's predictions as blue pluses; `zoom` shows
+    each face's square (left, top, side) only."""
     nrows = math.ceil(len(images) / ncols)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(size * ncols, size * 0.8 * nrows), squeeze=False
@@ -59,6 +61,9 @@ def show_faces(
         if other is not None:
             points = np.asarray(other[1][i]).reshape(-1, 2)
             ax.scatter(*points.T, s=marker_size, c="deepskyblue", marker="+", label=other[0])
+        if zoom is not None:
+            left, top, side = zoom[i]
+            ax.set(xlim=(left, left + side), ylim=(top + side, top))
         if titles is not None:
             ax.set_title(titles[i], fontsize=10)
     if truth is not None or pred is not None:
@@ -195,14 +200,24 @@ def show_filters(weight: torch.Tensor, ncols: int = 8):
 
 
 def save_figure(fig, name: str) -> str:
-    """Save under figures/ as <name>.png and return the path."""
+    """Save under figures/ as <name>.png (the notebook still shows it inline) and return the
+    path relative to the repository."""
     path = figures_dir() / f"{name}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    return str(path)
+    return relative(path)
 
 
 def save_results(name: str, results: dict) -> str:
-    """Write results/<name>.json with the hardware added, and return the path."""
+    """Write results/<name>.json with the hardware added; return the path relative to the
+    repository."""
     path = results_dir() / f"{name}.json"
     path.write_text(json.dumps({**results, "hardware": hardware()}, indent=2) + "\n")
-    return str(path)
+    return relative(path)
+
+
+def load_results(name: str) -> dict:
+    """results/<name>.json of this run's output folder, else the committed one: how a later
+    notebook quotes an earlier one's numbers."""
+    path = results_dir() / f"{name}.json"
+    path = path if path.is_file() else REPO_ROOT / "results" / f"{name}.json"
+    return json.loads(path.read_text())

@@ -20,122 +20,52 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from .config import REPO_ROOT  # noqa: E402
-from .datasets import prepare_image  # noqa: E402
-from .detect import calibrate, detect  # noqa: E402
-from .download import sha256_of  # noqa: E402
-from .heatmaps import fractions_from_maps, predict_maps  # noqa: E402
-from .ibug import crop_face, crop_square, crops_to_image  # noqa: E402
-from .images import read_photo  # noqa: E402
-from .models import build  # noqa: E402
-from .train import predict_batch  # noqa: E402
-
-DEFAULT_MODEL = REPO_ROOT / "models" / "landmarks68.pt"  # shipped: the best 300-W model
-MAX_SHIPPED_BYTES = 25_000_000  # a shipped model stays small enough for any git host
+from .config import relative
+from .datasets import prepare_image
+from .detect import calibrate, detect
+from .draw import annotate
+from .ibug import crop_face, crop_square, crops_to_image
+from .images import read_photo
+from .modelfile import (  # noqa: F401  (notebook 3 calls these)
+    DEFAULT_MODEL,
+    ModelSettings,
+    load_landmarker,
+    save_landmarker,
+    write_model_card,
+)
+from .readout import predict_batch
 
 
-def weights_bytes(model: nn.Module) -> int:
-    """The size of a model's weights as save_landmarker stores them (half precision)."""
-    return sum(
-        v.numel() * (2 if v.is_floating_point() else v.element_size())
-        for v in model.state_dict().values()
-    )
-
-
-def save_landmarker(path: Path, model: nn.Module, settings: dict) -> Path:
-    """Save weights (half precision, to stay small) with the settings needed to use them:
-    `architecture` (models.build), `readout` (regression, heatmap or integral), crop_size,
-    crop_factor, crop_shift, in_channels, flip_perm and detector_calibration. A card left
-    from earlier weights is removed: it would describe (and hash) another file."""
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    card_path(path).unlink(missing_ok=True)
-    torch.save({"model": state, "settings": settings}, path)
-    return Path(path)
-
-
-def ship(path: Path, model: nn.Module, settings: dict, card: dict) -> bool:
-    """Save a model and its card at `path` unless the model there has a lower val_nme on its
-    card: the shipped file keeps its name and only ever gets better. True if written."""
-    if weights_bytes(model) > MAX_SHIPPED_BYTES:
-        raise ValueError(f"{weights_bytes(model) / 1e6:.1f} MB of weights: over the shipped limit")
-    if card_path(path).is_file() and Path(path).is_file():
-        current = json.loads(card_path(path).read_text()).get("val_nme", float("inf"))
-        if current <= card["val_nme"]:
-            return False
-    write_model_card(save_landmarker(path, model, settings), card)
-    return True
-
-
-def card_path(weights: Path) -> Path:
-    """Where a model's card lives: beside its weights, as JSON."""
-    return Path(weights).with_suffix(".json")
-
-
-def write_model_card(weights: Path, card: dict) -> Path:
-    """Write the model card beside the weights, with their size and SHA-256 for verification."""
-    weights = Path(weights)
-    full = {**card, "weights": weights.name, "bytes": weights.stat().st_size}
-    full["sha256"] = sha256_of(weights)
-    path = card_path(weights)
-    path.write_text(json.dumps(full, indent=2) + "\n")
-    return path
-
-
-def load_landmarker(path: Path = DEFAULT_MODEL) -> tuple[nn.Module, dict]:
-    """Load a saved landmark model safely: its hash checked against its card when it has one,
-    and weights_only (tensors and plain data, no pickled code)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No model at {path}: run notebooks/04_heatmaps.ipynb first")
-    if card_path(path).is_file():
-        expected = json.loads(card_path(path).read_text()).get("sha256")
-        if expected and sha256_of(path) != expected:
-            raise ValueError(f"{path}: SHA-256 differs from its model card; the file is damaged")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    settings = state["settings"]
-    default = {"name": "LandmarkResNet", "in_channels": settings["in_channels"]}  # notebook 3's
-    model = build(settings.get("architecture", default))
-    model.load_state_dict({k: v.float() for k, v in state["model"].items()})
-    return model.eval(), settings
-
-
-def crops_in_boxes(settings: dict, image: np.ndarray, boxes) -> tuple[torch.Tensor, np.ndarray]:
+def crops_in_boxes(
+    settings: ModelSettings, image: np.ndarray, boxes
+) -> tuple[torch.Tensor, np.ndarray]:
     """Model-ready crops (N, C, size, size) for face boxes (left, top, width, height), and the
     squares (left, top, side) they were cut from."""
-    size = settings["crop_size"]
-    squares = np.stack(
-        [crop_square(b, settings["crop_factor"], settings["crop_shift"]) for b in boxes]
-    )
-    gray = settings["in_channels"] == 1
+    size = settings.crop_size
+    squares = np.stack([crop_square(b, settings.crop_factor, settings.crop_shift) for b in boxes])
+    gray = settings.in_channels == 1
     crops = torch.stack([prepare_image(crop_face(image, sq, size), gray) for sq in squares])
     return crops, squares
 
 
+def predict_crops(model: nn.Module, settings: ModelSettings, crops: torch.Tensor) -> np.ndarray:
+    """Points as fractions of the crop (N, K, 2) for a batch of model-ready crops, by the
+    model's readout, with the mirrored average when the settings carry a flip_perm."""
+    perm = None if settings.flip_perm is None else np.asarray(settings.flip_perm)
+    return predict_batch(model, crops, settings.readout, perm)[0].numpy()
+
+
 @torch.no_grad()
-def landmarks_in_boxes(model: nn.Module, settings: dict, image: np.ndarray, boxes) -> np.ndarray:
+def landmarks_in_boxes(
+    model: nn.Module, settings: ModelSettings, image: np.ndarray, boxes
+) -> np.ndarray:
     """68 points in original-image pixels for each box (left, top, width, height)."""
     crops, squares = crops_in_boxes(settings, image, boxes)
-    return crops_to_image(predict_crops(model, settings, crops), squares, settings["crop_size"])
-
-
-def predict_crops(model: nn.Module, settings: dict, crops: torch.Tensor) -> np.ndarray:
-    """Points as fractions of the crop (N, K, 2) for a batch of model-ready crops, by the
-    model's readout, with the mirrored prediction when the settings carry a flip_perm."""
-    perm = settings.get("flip_perm")
-    perm = None if perm is None else np.asarray(perm)
-    if settings.get("readout", "regression") == "regression":
-        return predict_batch(model, crops, perm).numpy()
-    maps = predict_maps(model, crops, perm)
-    return fractions_from_maps(maps, settings["readout"] == "integral")[0].numpy()
+    return crops_to_image(predict_crops(model, settings, crops), squares, settings.crop_size)
 
 
 @dataclass(frozen=True)
@@ -153,10 +83,10 @@ class Landmarker:
     """Detect faces and place 68 landmarks on them, with a saved model (see the module doc)."""
 
     def __init__(
-        self, model: nn.Module, settings: dict, mirrored: bool = True, batch_size: int = 32
+        self, model: nn.Module, settings: ModelSettings, mirrored: bool = True, batch_size=32
     ) -> None:
         if not mirrored:  # half the time, a little less accurate (see the model card)
-            settings = {**settings, "flip_perm": None}
+            settings = settings.without_mirror()
         self.model, self.settings, self.batch_size = model.eval(), settings, batch_size
 
     @classmethod
@@ -187,7 +117,7 @@ class Landmarker:
 
     @property
     def size(self) -> int:
-        return self.settings["crop_size"]
+        return self.settings.crop_size
 
     def _detect(self, image: np.ndarray | Path | str):
         """Boxes, scores, crops and crop squares of the faces in one photo."""
@@ -195,7 +125,7 @@ class Landmarker:
         if array.dtype != np.uint8 or array.ndim not in (2, 3):
             raise ValueError(f"expected a uint8 RGB or grey image, got {array.dtype} {array.shape}")
         detections, scores = detect(array)
-        boxes = [calibrate(d, self.settings["detector_calibration"]) for d in detections]
+        boxes = [calibrate(d, self.settings.detector_calibration) for d in detections]
         if not boxes:
             return [], scores, None, np.zeros((0, 3), np.float32)
         crops, squares = crops_in_boxes(self.settings, array, boxes)
@@ -206,20 +136,6 @@ class Landmarker:
         """Crop fractions (N, 68, 2) for model-ready crops, batch_size at a time."""
         chunks = torch.split(crops, self.batch_size)
         return np.concatenate([predict_crops(self.model, self.settings, c) for c in chunks])
-
-
-def annotate(image: np.ndarray, faces: Sequence[Face], path: Path) -> None:
-    """Save the image with each face's box and landmarks drawn on it."""
-    fig, ax = plt.subplots(figsize=(8, 8 * image.shape[0] / image.shape[1]))
-    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-    for face in faces:
-        box = face.box
-        ax.add_patch(plt.Rectangle(box[:2], box[2], box[3], fill=False, color="yellow", lw=1.5))
-        size = max(4, box[2] / 40)
-        ax.scatter(*face.points.T, s=size, c="red", edgecolors="white", linewidths=0.3)
-    ax.set_axis_off()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 def predict_photo(landmarker: Landmarker, photo: Path, out: Path) -> int:
@@ -259,10 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             count = predict_photo(landmarker, photo, args.out)
             if count == 0:
-                print(f"{photo}: no face found", file=sys.stderr)
+                print(f"{relative(photo)}: no face found", file=sys.stderr)
                 failed += 1
             else:
-                print(f"{photo}: {count} face(s) -> {args.out}")
+                print(f"{relative(photo)}: {count} face(s) -> {relative(args.out)}")
         except Exception as err:  # one bad photo must not stop the others
             print(
                 f"skipped {err}" if str(photo) in str(err) else f"skipped {photo}: {err}",

@@ -1,21 +1,24 @@
-"""A plain training loop with progress bars, per-epoch checkpoints and prediction."""
+"""A plain training loop with progress bars and per-epoch checkpoints, and its data loaders."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import random
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from . import readout
+from .config import cache_dir, relative
 from .config import device as default_device
 
 
@@ -155,19 +158,47 @@ def fit_for(
     return history
 
 
+def checkpoint_path(name: str, settings: dict) -> Path:
+    """Where a run's checkpoint goes: named by the run and a digest of its settings, so an
+    interrupted run resumes from it and a run with other settings never does."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    return cache_dir() / f"{name}_{digest.hexdigest()[:12]}.pt"
+
+
 def _save(path: Path, epoch: int, model, optimizer, sched, history: History) -> None:
-    """Write a training checkpoint atomically, so an interrupted save never corrupts it."""
+    """Write a training checkpoint atomically, so an interrupted save never corrupts it. The
+    random states go in too: a resumed run shuffles and augments as an uninterrupted one."""
     state = {
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": sched.state_dict() if sched else None,
         "history": asdict(history),
+        "rng": _rng_state(),
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(f"{path}.tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def _rng_state() -> dict:
+    """Python's, NumPy's and torch's random states, as tensors and ints (weights_only-safe)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_state(state: dict) -> None:
+    """Restore what _rng_state saved."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
 
 
 def _resume(path: Path, model, optimizer, sched) -> tuple[int, History]:
@@ -177,48 +208,33 @@ def _resume(path: Path, model, optimizer, sched) -> tuple[int, History]:
     optimizer.load_state_dict(state["optimizer"])
     if sched and state["scheduler"]:
         sched.load_state_dict(state["scheduler"])
-    print(f"Resuming from {path} at epoch {state['epoch']}")
+    if "rng" in state:
+        _set_rng_state(state["rng"])
+    print(f"Resuming from {relative(path)} at epoch {state['epoch']}")
     return state["epoch"], History(**state["history"])
 
 
-@torch.no_grad()
-def mirrored_average(
-    model: nn.Module, images: torch.Tensor, unmirror: Callable[[torch.Tensor], torch.Tensor] | None
-) -> torch.Tensor:
-    """Model outputs for one batch, on the CPU. With `unmirror` (test-time augmentation), the
-    outputs for the mirrored images, mapped back onto the originals by it, are averaged in."""
-    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    out = model(images.to(dev)).float().cpu()
-    if unmirror is None:
-        return out
-    return (out + unmirror(model(images.flip(-1).to(dev)).float().cpu())) / 2
+def loaders(
+    train_set: Dataset,
+    val_set: Dataset,
+    batch_size: int,
+    val_batch_size: int = 64,
+    drop_last: bool = False,
+    workers: int = 0,
+) -> tuple[DataLoader, DataLoader]:
+    """The training loader (shuffled) and the validation loader (in order) of a run."""
+    train_loader = DataLoader(
+        train_set, batch_size=batch_size, shuffle=True, drop_last=drop_last, num_workers=workers
+    )
+    return train_loader, DataLoader(val_set, batch_size=val_batch_size)
 
 
-def unmirror_points(out: torch.Tensor, flip_perm: np.ndarray) -> torch.Tensor:
-    """Point outputs (fractions) of mirrored images as points of the originals: left and right
-    indices swapped back, x mirrored."""
-    points = out[:, torch.as_tensor(flip_perm)]  # indexing copies: safe to edit in place
-    points[..., 0] = 1 - points[..., 0]
-    return points
-
-
-def predict_batch(
-    model: nn.Module, images: torch.Tensor, flip_perm: np.ndarray | None = None
-) -> torch.Tensor:
-    """Model outputs (fractions) for one batch, on the CPU; with flip_perm, averaged with the
-    mirrored prediction."""
-    unmirror = None if flip_perm is None else partial(unmirror_points, flip_perm=flip_perm)
-    return mirrored_average(model, images, unmirror)
-
-
-@torch.no_grad()
 def predict(
     model: nn.Module, loader: DataLoader, flip_perm: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Model outputs and targets for a whole loader, as (N, K, 2) arrays of fractions."""
-    model.to(default_device()).eval()
-    outs, targets = [], []
-    for images, target in loader:
-        outs.append(predict_batch(model, images, flip_perm))
-        targets.append(target)
-    return torch.cat(outs).numpy(), torch.cat(targets).numpy()
+    """A regressor's outputs and targets (fractions) for a loader: notebook 3's call, until its
+    next full run moves it to readout.predict."""
+    points, _, targets = readout.predict(
+        model.to(default_device()), loader, "regression", flip_perm
+    )
+    return points, targets

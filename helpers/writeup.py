@@ -20,15 +20,9 @@ from pathlib import Path
 
 from torch import nn
 
+from . import models
 from .config import output_dir
-from .models import (
-    FacialPointsNet,
-    HeatmapResNet,
-    LandmarkResNet,
-    NoseNet,
-    UNet,
-    layer_summary,
-)
+from .models import FacialPointsNet, LandmarkResNet, NoseNet, layer_summary
 
 ModelSpec = Callable[[dict], tuple[nn.Module, tuple[int, ...]]]
 
@@ -53,10 +47,9 @@ def _ibug_model(results: dict) -> tuple[nn.Module, tuple[int, ...]]:
 
 
 def _heatmap_model(results: dict) -> tuple[nn.Module, tuple[int, ...]]:
-    if results.get("ibug_model", "").startswith("UNet"):
-        width = results["settings"]["fast_width"]
-        return UNet(68, 3, width, depth=4, stride=4), (3, 128, 128)
-    return HeatmapResNet(pretrained=False), (3, 128, 128)
+    """The 300-W heatmap model as notebook 4 recorded it (the architecture models.build takes)."""
+    size = results["crop_size"]
+    return models.build(results["ibug_architecture"]), (3, size, size)
 
 
 def _face_model(results: dict) -> tuple[nn.Module, tuple[int, ...]]:

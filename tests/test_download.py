@@ -94,3 +94,13 @@ def test_command_line_reports_errors(tmp_path, capsys):
     assert "mismatch" in capsys.readouterr().err
     assert download.main(args[:-2]) == 0  # no pinned hash: prints the computed one
     assert sha(archive) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("url", ["http://no-such-host.invalid/imm.zip", "http://127.0.0.1:9/x.zip"])
+def test_offline_the_error_names_the_dataset_the_url_and_fkd_data_dir(tmp_path, capsys, url):
+    code = download.main(["imm", "--root", str(tmp_path), "--url", url])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "imm: could not download" in err and url in err
+    assert "FKD_DATA_DIR" in err and "imm_face_db/" in err and "file://" in err
+    assert list(tmp_path.iterdir()) == []  # nothing half-downloaded is left behind

@@ -1,10 +1,10 @@
-"""Heatmap targets, decoding and mirrored TTA: round trips within the tolerances that matter."""
+"""The heatmap codec, losses and mirrored TTA: round trips within the tolerances that matter."""
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import geometry, heatmaps
+from helpers import geometry, heatmaps, losses, readout, tta
 
 MAP = (32, 24)  # heatmap (W, H): a 128x96 input at stride 4
 
@@ -14,7 +14,7 @@ def test_rendered_targets_decode_to_their_points_within_a_tenth_of_a_pixel():
     points = torch.tensor(
         rng.uniform([2, 2], [MAP[0] - 3, MAP[1] - 3], (50, 2)), dtype=torch.float32
     )
-    decoded, confidence = heatmaps.decode(heatmaps.render(points, MAP, sigma=1.5))
+    decoded, confidence = heatmaps.decode_peaks(heatmaps.render(points, MAP, sigma=1.5))
     assert (decoded - points).abs().max() < 0.1
     # a point between pixel centres peaks below 1: at worst exp(-0.5 / (2 * 1.5**2)) = 0.895
     assert confidence.min() > 0.88
@@ -23,14 +23,14 @@ def test_rendered_targets_decode_to_their_points_within_a_tenth_of_a_pixel():
 @pytest.mark.parametrize("point", [(0.2, 5.0), (0.0, 0.0), (31.0, 23.0), (30.6, 0.4), (15.5, 23.3)])
 def test_points_at_the_border_decode_correctly(point):
     target = torch.tensor([point], dtype=torch.float32)
-    decoded, _ = heatmaps.decode(heatmaps.render(target, MAP, sigma=1.5))
+    decoded, _ = heatmaps.decode_peaks(heatmaps.render(target, MAP, sigma=1.5))
     assert (decoded - target).abs().max() < 0.1
 
 
 def test_a_flat_map_has_low_confidence():
     flat = torch.full((1, 3, MAP[1], MAP[0]), 0.3)
     noisy = flat + 0.01 * torch.rand_like(flat)
-    _, confidence = heatmaps.decode(torch.cat([flat, noisy]))
+    _, confidence = heatmaps.decode_peaks(torch.cat([flat, noisy]))
     assert confidence.max() < 0.02
 
 
@@ -47,7 +47,7 @@ def test_heatmap_coordinates_round_trip_with_the_half_pixel_bookkeeping():
 def test_flipping_maps_twice_is_the_identity():
     maps = torch.rand(2, 4, MAP[1], MAP[0])
     perm = np.array([1, 0, 3, 2])
-    torch.testing.assert_close(heatmaps.flip_maps(heatmaps.flip_maps(maps, perm), perm), maps)
+    torch.testing.assert_close(tta.unmirror_maps(tta.unmirror_maps(maps, perm), perm), maps)
 
 
 def test_mirrored_maps_flipped_back_land_on_the_original_points():
@@ -59,7 +59,7 @@ def test_mirrored_maps_flipped_back_land_on_the_original_points():
     maps = heatmaps.render(
         torch.from_numpy(heatmaps.to_heatmap_coords(mirrored, size, stride)), MAP, 1.5
     )
-    decoded, _ = heatmaps.decode(heatmaps.flip_maps(maps[None], perm)[0])
+    decoded, _ = heatmaps.decode_peaks(tta.unmirror_maps(maps[None], perm)[0])
     back = heatmaps.from_heatmap_coords(decoded.numpy(), size, stride)
     np.testing.assert_allclose(back, points, atol=0.1 * stride)
     assert np.abs(back - points).max() < 0.1
@@ -72,7 +72,7 @@ def test_predict_maps_averages_the_mirrored_prediction():
 
     images = torch.rand(1, 2, MAP[1], MAP[0])
     perm = np.array([1, 0])
-    averaged = heatmaps.predict_maps(Echo(), images, perm)
+    averaged = readout.predict_maps(Echo(), images, perm)
     expected = (images + images.flip(-1).flip(-1)[:, perm]) / 2
     torch.testing.assert_close(averaged, expected)
 
@@ -86,7 +86,7 @@ def test_soft_argmax_finds_a_sharp_peak_and_round_trips_through_fractions():
     torch.testing.assert_close(heatmaps.fractions_to_map(fractions, MAP), points)
 
 
-@pytest.mark.parametrize("kind", heatmaps.HeatmapLoss.KINDS)
+@pytest.mark.parametrize("kind", losses.HeatmapLoss.KINDS)
 def test_each_loss_is_lowest_for_maps_that_put_every_point_right(kind):
     torch.manual_seed(0)
     target = torch.rand(2, 5, 2) * 0.8 + 0.1  # fractions of the input
@@ -94,7 +94,7 @@ def test_each_loss_is_lowest_for_maps_that_put_every_point_right(kind):
     if kind == "integral":
         perfect = perfect.clamp(min=1e-12).log()
     shifted = perfect.roll(3, dims=-1)  # every point 3 map pixels to the right
-    loss = heatmaps.HeatmapLoss(kind, sigma=1.5)
+    loss = losses.HeatmapLoss(kind, sigma=1.5)
     assert loss(perfect, target) < 0.2 * loss(shifted, target)
     if kind != "integral":
         assert loss(perfect, target) < 1e-6
@@ -102,23 +102,43 @@ def test_each_loss_is_lowest_for_maps_that_put_every_point_right(kind):
 
 def test_adaptive_wing_is_zero_at_the_target_and_continuous_at_theta():
     target = torch.full((3,), 0.7)
-    assert heatmaps.adaptive_wing(target, target).abs().max() < 1e-6
+    assert losses.adaptive_wing(target, target).abs().max() < 1e-6
     theta = 0.5
-    below = heatmaps.adaptive_wing(target - theta + 1e-4, target)
-    above = heatmaps.adaptive_wing(target - theta - 1e-4, target)
+    below = losses.adaptive_wing(target - theta + 1e-4, target)
+    above = losses.adaptive_wing(target - theta - 1e-4, target)
     torch.testing.assert_close(below, above, atol=1e-2, rtol=0)
 
 
 def test_an_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="unknown heatmap loss"):
-        heatmaps.HeatmapLoss("l2")
+        losses.HeatmapLoss("l2")
 
 
-def test_points_from_maps_reads_gaussian_and_integral_maps_alike():
-    points = torch.tensor([[[5.3, 7.8], [25.0, 3.2]]])
-    maps = heatmaps.render(points, MAP, 1.5)
-    gaussian, confidence = heatmaps.points_from_maps(maps, integral=False)
-    integral, _ = heatmaps.points_from_maps(maps.clamp(min=1e-12).log(), integral=True)
-    torch.testing.assert_close(gaussian, points, atol=0.1, rtol=0)
-    torch.testing.assert_close(integral, points, atol=0.1, rtol=0)
-    assert confidence.min() > 0.8
+@pytest.mark.parametrize("integral", [False, True])
+def test_the_codec_round_trips_fractions_through_its_maps(integral):
+    # encode -> (log, for maps trained through a soft-argmax) -> decode gives the points back
+    rng = np.random.default_rng(1)
+    # a soft-argmax is pulled inwards where a map cuts its Gaussian off: stay 3 sigma inside
+    target = torch.tensor(rng.uniform(0.15, 0.85, (3, 17, 2)), dtype=torch.float32)
+    codec = heatmaps.HeatmapCodec(sigma=1.0, integral=integral)
+    maps = codec.encode(target, MAP)
+    assert maps.shape == (3, 17, MAP[1], MAP[0])
+    if integral:  # the log of a Gaussian: its softmax is that Gaussian, centred on the point
+        maps = maps.clamp(min=1e-12).log()
+    decoded, confidence = codec.decode(maps)
+    error_px = ((decoded - target) * torch.tensor(MAP)).abs()  # in map pixels
+    assert error_px.max() < 0.1
+    assert confidence.min() > 0.75  # a peak between pixel centres: at worst exp(-0.25) = 0.78
+
+
+def test_the_integral_display_is_a_softmax_over_the_whole_map():
+    # Rows of a map must not be normalised on their own: each whole map sums to one.
+    logits = torch.randn(2, 5, MAP[1], MAP[0])
+    shown = heatmaps.HeatmapCodec(integral=True).display(logits)
+    torch.testing.assert_close(shown.sum((-2, -1)), torch.ones(2, 5))
+    assert heatmaps.HeatmapCodec().display(logits) is logits
+
+
+def test_the_codec_renders_targets_on_their_own_device():
+    target = torch.rand(1, 4, 2, device="meta")
+    assert heatmaps.HeatmapCodec().encode(target, MAP).device.type == "meta"

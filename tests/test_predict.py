@@ -7,7 +7,8 @@ import pytest
 import torch
 from skimage import data, io
 
-from helpers import detect, ibug, models, predict
+from helpers import detect, ibug, modelfile, models, predict
+from helpers.modelfile import ModelSettings
 from helpers.models import LandmarkResNet
 
 
@@ -15,46 +16,36 @@ from helpers.models import LandmarkResNet
 def model_path(tmp_path_factory):
     """An untrained landmark model saved as the notebook saves one."""
     torch.manual_seed(0)
-    settings = {
-        "in_channels": 3,
-        "crop_size": 64,
-        "crop_factor": 1.5,
-        "crop_shift": 0.04,
-        "detector_calibration": [0.0, 0.1, 1.1],
-        "flip_perm": list(range(68)),  # plain ints survive a weights_only load
-    }
+    model = LandmarkResNet(pretrained=False)
+    settings = ModelSettings(
+        model.architecture, "regression", 64, 1.5, 0.04, 3, tuple(range(68)), (0.0, 0.1, 1.1)
+    )
     path = tmp_path_factory.mktemp("model") / "model.pt"
-    return predict.save_landmarker(path, LandmarkResNet(pretrained=False), settings)
+    return modelfile.save_landmarker(path, model, settings)
 
 
 def test_checkpoint_round_trip(model_path):
-    model, settings = predict.load_landmarker(model_path)
-    assert settings["crop_size"] == 64 and settings["flip_perm"] == list(range(68))
+    model, settings = modelfile.load_landmarker(model_path)
+    assert settings.crop_size == 64 and settings.flip_perm == tuple(range(68))
+    assert settings.detector_calibration == (0.0, 0.1, 1.1)
     out = model(torch.zeros(1, 3, 64, 64))
     assert out.shape == (1, 68, 2)
 
 
 def test_model_card_hash_is_checked_on_load(tmp_path):
-    path = predict.save_landmarker(
-        tmp_path / "m.pt",
-        LandmarkResNet(pretrained=False),
-        {
-            "in_channels": 3,
-            "crop_size": 64,
-            "crop_factor": 1.5,
-            "crop_shift": 0.0,
-        },
-    )
-    card = json.loads(predict.write_model_card(path, {"val_nme": 0.05}).read_text())
-    assert card["sha256"] == predict.sha256_of(path) and card["weights"] == "m.pt"
-    predict.load_landmarker(path)  # intact: loads
+    model = LandmarkResNet(pretrained=False)
+    settings = ModelSettings(model.architecture, "regression", 64, 1.5, 0.0)
+    path = modelfile.save_landmarker(tmp_path / "m.pt", model, settings)
+    card = json.loads(modelfile.write_model_card(path, {"val_nme": 0.05}).read_text())
+    assert card["sha256"] == modelfile.sha256_of(path) and card["weights"] == "m.pt"
+    modelfile.load_landmarker(path)  # intact: loads
     with open(path, "r+b") as f:  # flip one byte in the middle of the weights
         f.seek(path.stat().st_size // 2)
         byte = f.read(1)
         f.seek(-1, 1)
         f.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(ValueError, match="SHA-256 differs"):
-        predict.load_landmarker(path)
+        modelfile.load_landmarker(path)
 
 
 def test_detector_finds_the_astronaut():
@@ -85,6 +76,24 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert "No model at" in capsys.readouterr().err
 
 
+def test_notebook_3s_untyped_settings_still_load(tmp_path):
+    # Files written by notebook 3 before ModelSettings (no version, no architecture).
+    torch.manual_seed(0)
+    model = LandmarkResNet(pretrained=False)
+    old = {"in_channels": 3, "crop_size": 64, "crop_factor": 1.5, "crop_shift": 0.0}
+    torch.save({"model": model.state_dict(), "settings": old}, tmp_path / "old.pt")
+    loaded, settings = modelfile.load_landmarker(tmp_path / "old.pt")
+    assert settings.readout == "regression" and settings.architecture["name"] == "LandmarkResNet"
+    torch.testing.assert_close(loaded.net.fc.weight, model.net.fc.weight)
+
+
+def test_settings_refuse_an_unknown_readout_and_a_newer_version():
+    with pytest.raises(ValueError, match="unknown readout"):
+        ModelSettings({"name": "UNet"}, "argmax", 64, 1.5, 0.0)
+    with pytest.raises(ValueError, match="newer than this code"):
+        ModelSettings.from_dict({"version": 99, "architecture": {}, "readout": "heatmap"})
+
+
 def test_calibration_maps_detections_onto_reference_boxes():
     image = data.astronaut()
     [found, *_] = detect.detect_faces(image)
@@ -110,48 +119,40 @@ def test_detection_recall_criterion(box, found):
     assert not detect.finds([], reference)
 
 
-def _unet_settings() -> dict:
-    return {
-        "architecture": {"name": "UNet", "num_points": 68, "in_channels": 3, "width": 4},
-        "readout": "heatmap",
-        "in_channels": 3,
-        "crop_size": 64,
-        "crop_factor": 1.5,
-        "crop_shift": 0.04,
-        "detector_calibration": [0.0, 0.0, 1.0],
-        "flip_perm": list(range(68)),
-    }
+def _unet_settings() -> ModelSettings:
+    architecture = models.UNet(68, 3, width=4).architecture
+    return ModelSettings(architecture, "heatmap", 64, 1.5, 0.04, 3, tuple(range(68)))
 
 
 def test_a_heatmap_model_round_trips_and_predicts_points_in_the_image(tmp_path):
     torch.manual_seed(0)
-    path = predict.save_landmarker(
+    path = modelfile.save_landmarker(
         tmp_path / "hm.pt", models.UNet(68, 3, width=4).eval(), _unet_settings()
     )
-    model, settings = predict.load_landmarker(path)
+    model, settings = modelfile.load_landmarker(path)
     box = np.array([150.0, 60.0, 120.0, 120.0])
     points = predict.landmarks_in_boxes(model, settings, data.astronaut(), [box])
     assert points.shape == (1, 68, 2)
-    left, top, side = ibug.crop_square(box, settings["crop_factor"], settings["crop_shift"])
+    left, top, side = ibug.crop_square(box, settings.crop_factor, settings.crop_shift)
     assert (points >= [left - 0.5, top - 0.5]).all()  # every point lies in the face's crop
     assert (points <= [left + side - 0.5, top + side - 0.5]).all()
 
 
 def test_ship_replaces_a_model_only_by_a_better_one(tmp_path):
     path, model = tmp_path / "best.pt", models.UNet(68, 3, width=4)
-    assert predict.ship(path, model, _unet_settings(), {"val_nme": 0.05})
-    assert not predict.ship(path, model, _unet_settings(), {"val_nme": 0.06})
-    assert json.loads(predict.card_path(path).read_text())["val_nme"] == 0.05
-    assert predict.ship(path, model, _unet_settings(), {"val_nme": 0.04})
-    predict.load_landmarker(path)  # the new card hashes the new weights
+    assert modelfile.ship(path, model, _unet_settings(), {"val_nme": 0.05})
+    assert not modelfile.ship(path, model, _unet_settings(), {"val_nme": 0.06})
+    assert json.loads(modelfile.card_path(path).read_text())["val_nme"] == 0.05
+    assert modelfile.ship(path, model, _unet_settings(), {"val_nme": 0.04})
+    modelfile.load_landmarker(path)  # the new card hashes the new weights
 
 
 def test_saving_new_weights_drops_the_card_of_the_old_ones(tmp_path):
     path = tmp_path / "m.pt"
-    predict.ship(path, models.UNet(68, 3, width=4), _unet_settings(), {"val_nme": 0.05})
-    predict.save_landmarker(path, models.UNet(68, 3, width=4), _unet_settings())
-    assert not predict.card_path(path).exists()
-    predict.load_landmarker(path)  # no stale hash to trip over
+    modelfile.ship(path, models.UNet(68, 3, width=4), _unet_settings(), {"val_nme": 0.05})
+    modelfile.save_landmarker(path, models.UNet(68, 3, width=4), _unet_settings())
+    assert not modelfile.card_path(path).exists()
+    modelfile.load_landmarker(path)  # no stale hash to trip over
 
 
 def test_landmarker_finds_the_face_in_a_path_or_an_array(model_path, tmp_path):
@@ -199,7 +200,7 @@ def test_the_shipped_model_reproduces_its_cards_validation_nme(data_root, mirror
     from helpers import geometry
     from helpers.images import read_image
 
-    card = json.loads(predict.card_path(predict.DEFAULT_MODEL).read_text())
+    card = json.loads(modelfile.card_path(modelfile.DEFAULT_MODEL).read_text())
     expected = card["val_nme"] if mirrored else card["val_nme_without_mirrored_prediction"]
     lm = predict.Landmarker.load(mirrored=mirrored)
     faces = ibug.load_xml(data_root / ibug.IBUG_DIR / ibug.TRAIN_XML)
@@ -215,11 +216,11 @@ def test_the_shipped_model_reproduces_its_cards_validation_nme(data_root, mirror
 
 
 def test_the_shipped_model_fits_the_size_limit_and_ship_refuses_a_larger_one(tmp_path):
-    assert predict.DEFAULT_MODEL.stat().st_size <= predict.MAX_SHIPPED_BYTES
+    assert modelfile.DEFAULT_MODEL.stat().st_size <= modelfile.MAX_SHIPPED_BYTES
     with pytest.raises(ValueError, match="over the shipped limit"):
-        predict.ship(tmp_path / "big.pt", models.HeatmapResNet(pretrained=False), {}, {})
+        modelfile.ship(tmp_path / "big.pt", models.HeatmapResNet(pretrained=False), None, {})
 
 
 def test_fast_mode_skips_the_mirrored_prediction(model_path):
-    assert predict.Landmarker.load(model_path).settings["flip_perm"] is not None
-    assert predict.Landmarker.load(model_path, mirrored=False).settings["flip_perm"] is None
+    assert predict.Landmarker.load(model_path).settings.flip_perm is not None
+    assert predict.Landmarker.load(model_path, mirrored=False).settings.flip_perm is None
