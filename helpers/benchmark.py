@@ -2,11 +2,16 @@
 
 Usage: python -m helpers.benchmark [--size 128] [--batch 8] [--steps 3]
        python -m helpers.benchmark --inference [--model PATH ...]
+       python -m helpers.benchmark --memory
 Prints the CPU or GPU, the precision `helpers.precision` chooses on it and why, training
 images/s for float32, bfloat16 autocast and bfloat16 + channels-last (each as a ratio to
 float32, measured in the same run), and the augmented loader's images/s with the worker count
 training uses. The loader should be far faster than the training step: if not, it is the
 bottleneck.
+
+--memory runs `helpers.predict` on generated photos (a 512 px photo, a 48-megapixel JPEG and
+a 100-megapixel PNG, each with a face), each in a fresh process, and prints each one's peak
+memory (RSS) and time, and its ratio to the 512 px photo's.
 
 --inference times the shipped model (or each --model) as `helpers.predict` runs them
 (float32): ms per face at batch 1 and 32, with and without the mirrored prediction; and the
@@ -17,6 +22,9 @@ face detector on the 300-W test XML: ms per image, and recall against the course
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -130,6 +138,64 @@ def inference(model_paths: list[Path]) -> None:
     print(f"  recall {100 * found / total:.1f}% ({found}/{total} faces: {by_subset})")
 
 
+MEMORY_CASES = {  # name: (width, height, format)
+    "512 px PNG": (512, 512, "PNG"),
+    "48 MP JPEG (8000x6000)": (8000, 6000, "JPEG"),
+    "100 MP PNG (10000x10000)": (10000, 10000, "PNG"),
+}
+
+
+def make_photo(path: Path, size: tuple[int, int], fmt: str) -> Path:
+    """A photo of `size` with scikit-image's astronaut enlarged to half its height in one
+    corner, the rest flat grey (so a 100 MP PNG stays small on disk), written a band at a
+    time so that making it does not take the memory being measured."""
+    from PIL import Image
+    from skimage import data
+
+    width, height = size
+    side = min(width, height) // 2
+    face = np.asarray(Image.fromarray(data.astronaut()).resize((side, side)))
+    canvas = Image.new("RGB", size, (128, 128, 128))
+    canvas.paste(Image.fromarray(face), (width // 10, height // 10))
+    canvas.save(path, fmt, quality=90) if fmt == "JPEG" else canvas.save(path, fmt)
+    return path
+
+
+def peak_memory(photo: Path, model: Path = DEFAULT_MODEL) -> tuple[float, float, int]:
+    """Peak RSS in MB and seconds of `python -m helpers.predict photo` in a fresh process,
+    and its exit status."""
+    with tempfile.TemporaryDirectory() as out:
+        args = [str(photo), "--out", out, "--model", str(model)]
+        code = (  # VmHWM: this process's peak since exec (ru_maxrss keeps the parent's)
+            "import time; from helpers import predict; t = time.perf_counter(); "
+            f"status = predict.main({args!r}); seconds = time.perf_counter() - t; "
+            "peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]; "
+            "print(peak[0], seconds, status)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+    kb, seconds, status = done.stdout.split()[-3:]
+    return int(kb) / 1024, float(seconds), int(status)
+
+
+def memory() -> None:
+    """Print peak memory and time of predict on each generated photo, as a ratio to 512 px."""
+    print(f"peak memory of python -m helpers.predict, one fresh process per photo, {hardware()}")
+    baseline = None
+    with tempfile.TemporaryDirectory() as folder:
+        for name, (width, height, fmt) in MEMORY_CASES.items():
+            photo = make_photo(Path(folder) / f"photo.{fmt.lower()}", (width, height), fmt)
+            mb, seconds, status = peak_memory(photo)
+            baseline = baseline or mb
+            size = photo.stat().st_size / 1e6
+            print(
+                f"  {name:26s} {size:6.1f} MB file: peak {mb:6.0f} MB ({mb / baseline:.2f}x the "
+                f"512 px photo), {seconds:5.1f} s, exit {status}"
+            )
+            photo.unlink()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -137,10 +203,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--inference", action="store_true", help="time prediction instead")
+    parser.add_argument("--memory", action="store_true", help="peak memory of predict instead")
     parser.add_argument("--model", type=Path, action="append", help="default: the shipped one")
     args = parser.parse_args(argv)
     if args.inference:
         inference(args.model or [DEFAULT_MODEL])
+        return
+    if args.memory:
+        memory()
         return
     print(f"ResNet18 training, {args.size}x{args.size}, batch {args.batch}, on {hardware()}")
     chosen = precision.choose()

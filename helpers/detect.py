@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import dlib
 import numpy as np
-from skimage import transform
 
-DETECT_MAX_SIDE = 1000  # detection runs on a copy downscaled to this size, for speed
+from .photos import DETECT_MAX_SIDE, downscale
+
 UPSAMPLE = 1  # dlib upsamples once so faces down to about 40 px (of the copy) are found
 
 
@@ -34,15 +34,12 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
-def detect(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def detect(image: np.ndarray, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Face boxes (N, 4) as (left, top, width, height) in image pixels and their detector
-    scores (N,), best first. `image` is uint8 RGB (H, W, 3) or grayscale (H, W)."""
-    scale = min(1.0, DETECT_MAX_SIDE / max(image.shape[:2]))
-    small = image
-    if scale < 1:
-        small = transform.rescale(image, scale, channel_axis=-1 if image.ndim == 3 else None)
-        small = (small * 255).round().astype(np.uint8)
-    rects, scores, _ = _detector().run(np.ascontiguousarray(small), UPSAMPLE, 0.0)
+    scores (N,), best first, for scores above `threshold`. `image` is uint8 RGB (H, W, 3) or
+    grayscale (H, W); detection runs on a uint8 copy at most DETECT_MAX_SIDE px."""
+    small, scale = downscale(image, DETECT_MAX_SIDE)
+    rects, scores, _ = _detector().run(np.ascontiguousarray(small), UPSAMPLE, threshold)
     boxes = np.array(
         [[r.left(), r.top(), r.width(), r.height()] for r in rects], dtype=np.float32
     ).reshape(-1, 4)

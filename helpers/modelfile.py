@@ -2,13 +2,19 @@
 and the better-only rule for the shipped model.
 
 A model file is a torch zip of {"model": half-precision state dict, "settings": dict of
-ModelSettings}. Its card, <name>.json beside it, records how it was made and scored, and the
-file's SHA-256, which loading checks.
+ModelSettings, "digest": SHA-256 of both}. The digest travels inside the file, so a damaged
+file is refused even with no card beside it; torch itself does not check its zip's CRCs. The
+card, <name>.json beside the file, records how it was made and scored, and the file's SHA-256,
+which loading also checks. Weights that are not finite are refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
+import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -77,6 +83,20 @@ class ModelSettings:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+class ModelFileError(ValueError):
+    """A model file that cannot be trusted or read; the message names the file and says why."""
+
+
+def digest(state: dict[str, torch.Tensor], settings: dict) -> str:
+    """SHA-256 of a state dict (names, dtypes, shapes and bytes, in name order) and settings."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+        h.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return h.hexdigest()
+
+
 def weights_bytes(model: nn.Module) -> int:
     """The size of a model's weights as save_landmarker stores them (half precision)."""
     return sum(
@@ -96,10 +116,21 @@ def save_landmarker(path: Path, model: nn.Module, settings: ModelSettings | dict
     if isinstance(settings, dict):
         settings = ModelSettings.from_dict(settings)
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    _check_finite(state, Path(path))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     card_path(path).unlink(missing_ok=True)
-    torch.save({"model": state, "settings": settings.to_dict()}, path)
+    data = settings.to_dict()
+    tmp = Path(f"{path}.tmp")  # written whole, then moved: never a half-written model
+    torch.save({"model": state, "settings": data, "digest": digest(state, data)}, tmp)
+    tmp.replace(path)
     return Path(path)
+
+
+def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse weights with NaN or infinity: they put every point in one place, silently."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ModelFileError(f"{relative(path)}: weights are not finite in {', '.join(bad[:3])}")
 
 
 def write_model_card(weights: Path, card: dict) -> Path:
@@ -125,20 +156,55 @@ def ship(path: Path, model: nn.Module, settings: ModelSettings, card: dict) -> b
     return True
 
 
-def load_landmarker(path: Path = DEFAULT_MODEL) -> tuple[nn.Module, ModelSettings]:
-    """Load a saved landmark model safely: its hash checked against its card when it has one,
-    and weights_only (tensors and plain data, no pickled code)."""
+def load_landmarker(
+    path: Path = DEFAULT_MODEL, allow_unverified: bool = False
+) -> tuple[nn.Module, ModelSettings]:
+    """Load a saved landmark model safely: weights_only (tensors and plain data, no pickled
+    code), its own digest checked, its card's SHA-256 checked when a card is beside it, and
+    finite weights. A file without a digest (an older format) loads only with
+    allow_unverified=True, and with a warning."""
     path = Path(path)
     if not path.is_file():
+        where = "a folder" if path.is_dir() else "missing"
         raise FileNotFoundError(
-            f"No model at {relative(path)}: the shipped one is {relative(DEFAULT_MODEL)}"
+            f"No model at {relative(path)} ({where}): the shipped one is {relative(DEFAULT_MODEL)}"
         )
     if card_path(path).is_file():
         expected = json.loads(card_path(path).read_text()).get("sha256")
         if expected and sha256_of(path) != expected:
-            raise ValueError(f"{path}: SHA-256 differs from its model card; the file is damaged")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+            raise ModelFileError(
+                f"{relative(path)}: SHA-256 differs from its model card; the file is damaged"
+            )
+    state = _read(path)
+    if "digest" in state:
+        if digest(state["model"], state["settings"]) != state["digest"]:
+            raise ModelFileError(f"{relative(path)}: its weights do not match its digest (damaged)")
+    elif not allow_unverified:
+        raise ModelFileError(
+            f"{relative(path)} carries no digest (an older format), so it cannot be verified; "
+            "load it with allow_unverified=True (--allow-unverified) if you trust it"
+        )
+    else:
+        warnings.warn(f"{relative(path)}: loading an unverified model file", stacklevel=2)
+    _check_finite(state["model"], path)
     settings = ModelSettings.from_dict(state["settings"])
     model = build(settings.architecture)
     model.load_state_dict({k: v.float() for k, v in state["model"].items()})
     return model.eval(), settings
+
+
+def _read(path: Path) -> dict:
+    """torch.load with weights_only, its failures turned into one clear error naming the file."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ModelFileError(
+            f"{relative(path)}: refused, it holds more than tensors and plain data (pickled code)"
+        ) from None
+    except (EOFError, RuntimeError, zipfile.BadZipFile, OSError) as err:
+        raise ModelFileError(
+            f"{relative(path)}: not a readable model file ({type(err).__name__})"
+        ) from None
+    if not isinstance(state, dict) or not {"model", "settings"} <= state.keys():
+        raise ModelFileError(f"{relative(path)}: not a landmark model file (no model/settings)")
+    return state

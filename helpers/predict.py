@@ -6,15 +6,20 @@ In Python:
     faces = lm("photo.jpg")             # or a uint8 RGB array; [] when no face is found
     faces[0].box, faces[0].points, faces[0].score
 
-Usage: python -m helpers.predict PHOTO... --out DIR [--model PATH] [--fast]
+Usage: python -m helpers.predict PHOTO... --out DIR [--model PATH] [--fast] [--allow-unverified]
 For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json (68 points,
 (x, y) original-image pixels).
+
+Exit status: 0 every photo done, 1 some photos had no face, 2 some photos failed (unreadable),
+3 could not start (a missing or damaged model, an unusable --out).
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,16 +32,18 @@ from torch import nn
 from .config import relative
 from .datasets import prepare_image
 from .detect import calibrate, detect
+from .download import sha256_of
 from .draw import annotate
 from .ibug import crop_face, crop_square, crops_to_image
-from .images import read_photo
 from .modelfile import (  # noqa: F401  (notebook 3 calls these)
     DEFAULT_MODEL,
+    ModelFileError,
     ModelSettings,
     load_landmarker,
     save_landmarker,
     write_model_card,
 )
+from .photos import DETECT_MAX_SIDE, PhotoFile, as_rgb
 from .readout import predict_batch
 
 
@@ -79,37 +86,67 @@ class Face:
     score: float
 
 
+DEFAULT_THRESHOLD = 0.0  # dlib's own; see README "Fewer false faces" for the measured choice
+
+
 class Landmarker:
     """Detect faces and place 68 landmarks on them, with a saved model (see the module doc)."""
 
     def __init__(
-        self, model: nn.Module, settings: ModelSettings, mirrored: bool = True, batch_size=32
+        self,
+        model: nn.Module,
+        settings: ModelSettings,
+        mirrored: bool = True,
+        batch_size: int = 32,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> None:
         if not mirrored:  # half the time, a little less accurate (see the model card)
             settings = settings.without_mirror()
         self.model, self.settings, self.batch_size = model.eval(), settings, batch_size
+        self.threshold = threshold
 
     @classmethod
-    def load(cls, path: Path | str = DEFAULT_MODEL, mirrored: bool = True) -> Landmarker:
-        """The shipped model (hash checked), or the saved model at `path`; mirrored=False
-        skips the mirrored prediction that is otherwise averaged in."""
-        return cls(*load_landmarker(Path(path)), mirrored=mirrored)
+    def load(
+        cls,
+        path: Path | str = DEFAULT_MODEL,
+        mirrored: bool = True,
+        allow_unverified: bool = False,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> Landmarker:
+        """The shipped model, or the saved model at `path`, verified (modelfile.load_landmarker);
+        mirrored=False skips the mirrored prediction that is otherwise averaged in; faces
+        whose detector score is not above `threshold` are left out."""
+        model, settings = load_landmarker(Path(path), allow_unverified)
+        return cls(model, settings, mirrored, threshold=threshold)
 
     def __call__(self, image: np.ndarray | Path | str) -> list[Face]:
-        """The faces in one photo (a path or a uint8 RGB array), best detector score first."""
+        """The faces in one photo (a path or a uint8 array), best detector score first."""
         return self.batch([image])[0]
 
-    def batch(self, images: Sequence[np.ndarray | Path | str]) -> list[list[Face]]:
+    def batch(
+        self, images: Sequence[np.ndarray | Path | str], errors: str = "raise"
+    ) -> list[list[Face] | Exception]:
         """The faces in each of several photos; the crops of all of them go through the
-        model together, `batch_size` at a time. Errors name the photo."""
-        found = [self._detect(image) for image in images]
-        crops = [c for _, _, c, _ in found if c is not None]
+        model together, `batch_size` at a time. Errors name the photo: errors="raise" raises
+        the first, errors="keep" puts each photo's error in its place and keeps the rest."""
+        if errors not in ("raise", "keep"):
+            raise ValueError(f"errors must be 'raise' or 'keep', got {errors!r}")
+        found = []
+        for image in images:
+            try:
+                found.append(self._detect(image))
+            except (ValueError, OSError) as err:
+                if errors == "raise":
+                    raise
+                found.append(err)
+        crops = [f[2] for f in found if not isinstance(f, Exception) and f[2] is not None]
         points = self._points(torch.cat(crops)) if crops else np.zeros((0, 68, 2), np.float32)
         faces, start = [], 0
-        for boxes, scores, _, squares in found:
-            if not boxes:
-                faces.append([])
+        for item in found:
+            if isinstance(item, Exception) or not item[0]:
+                faces.append(item if isinstance(item, Exception) else [])
                 continue
+            boxes, scores, _, squares = item
             pts = crops_to_image(points[start : start + len(boxes)], squares, self.size)
             faces.append([Face(b, p, float(s)) for b, p, s in zip(boxes, pts, scores, strict=True)])
             start += len(boxes)
@@ -119,16 +156,28 @@ class Landmarker:
     def size(self) -> int:
         return self.settings.crop_size
 
-    def _detect(self, image: np.ndarray | Path | str):
-        """Boxes, scores, crops and crop squares of the faces in one photo."""
-        array = read_photo(image) if isinstance(image, str | Path) else np.asarray(image)
-        if array.dtype != np.uint8 or array.ndim not in (2, 3):
-            raise ValueError(f"expected a uint8 RGB or grey image, got {array.dtype} {array.shape}")
-        detections, scores = detect(array)
+    def _detect(self, image: np.ndarray | Path | str | PhotoFile):
+        """Boxes, scores, model-ready crops and crop squares of the faces in one photo. A file
+        is decoded only as far as detection and the crops need (helpers.photos)."""
+        if isinstance(image, str | Path):
+            image = PhotoFile(image)
+        if isinstance(image, PhotoFile):
+            small, scale = image.copy_at_most(DETECT_MAX_SIDE)
+            detections, scores = detect(small, self.threshold)
+            detections = detections / scale
+        else:
+            image = as_rgb(image, "array")
+            detections, scores = detect(image, self.threshold)
         boxes = [calibrate(d, self.settings.detector_calibration) for d in detections]
         if not boxes:
             return [], scores, None, np.zeros((0, 3), np.float32)
-        crops, squares = crops_in_boxes(self.settings, array, boxes)
+        if isinstance(image, PhotoFile):
+            s = self.settings
+            squares = np.stack([crop_square(b, s.crop_factor, s.crop_shift) for b in boxes])
+            raw, squares = image.face_crops(squares, s.crop_size)
+            crops = torch.stack([prepare_image(c, s.in_channels == 1) for c in raw])
+        else:
+            crops, squares = crops_in_boxes(self.settings, image, boxes)
         return boxes, scores, crops, squares
 
     @torch.no_grad()
@@ -138,54 +187,133 @@ class Landmarker:
         return np.concatenate([predict_crops(self.model, self.settings, c) for c in chunks])
 
 
-def predict_photo(landmarker: Landmarker, photo: Path, out: Path) -> int:
-    """Find the faces in one photo and write an annotated PNG and a JSON per face; returns
-    the number of faces."""
-    image = read_photo(photo)  # upright uint8 RGB, whatever the camera or editor wrote
-    faces = landmarker(image)
-    for i, face in enumerate(faces):
-        stem = out / f"{photo.stem}_face{i}"
-        annotate(image, [face], stem.with_suffix(".png"))
-        record = {
-            "image": str(photo),
-            "box_ltwh": face.box.astype(float).round(1).tolist(),
-            "score": round(face.score, 3),
-            "points_xy": face.points.astype(float).round(2).tolist(),
-        }
-        stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
-    return len(faces)
+DRAW_MAX_SIDE = 1000  # the annotated PNG (800 px wide) is drawn from a copy this size
+
+
+def predict_photo(landmarker: Landmarker, photo: Path, out: Path, stem: str) -> list[Path]:
+    """Find the faces in one photo and write an annotated PNG and a JSON per face, named
+    <stem>_face<i>, each written whole or not at all; returns the files written. When the
+    photo fails half-way, what it wrote is removed."""
+    photo_file = PhotoFile(photo)
+    faces = landmarker.batch([photo_file])[0]
+    written: list[Path] = []
+    try:
+        if faces:
+            display, scale = photo_file.copy_at_most(DRAW_MAX_SIDE)
+        for i, face in enumerate(faces):
+            name = out / f"{stem}_face{i}"
+            record = {
+                "image": str(photo),
+                "box_ltwh": face.box.astype(float).round(1).tolist(),
+                "score": round(face.score, 3),
+                "points_xy": face.points.astype(float).round(2).tolist(),
+            }
+            written.append(_atomic(name.with_suffix(".json"), json.dumps(record, indent=1)))
+            shown = Face(face.box * scale, (face.points + 0.5) * scale - 0.5, face.score)
+            written.append(
+                _atomic(name.with_suffix(".png"), lambda f, s=shown: annotate(display, [s], f))
+            )
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        photo_file.release()
+    return written
+
+
+def _atomic(path: Path, content) -> Path:
+    """Write text, or call content(tmp_path), to a temporary file, then move it into place."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # the suffix tells the format
+    try:
+        if callable(content):
+            content(tmp)
+        else:
+            tmp.write_text(content)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def output_stems(photos: Sequence[Path]) -> list[str]:
+    """One output name per photo: its stem, or stem-2, stem-3... when a name is taken (a/x.jpg
+    and b/x.jpg), in the order given, so that no photo's results overwrite another's."""
+    taken: set[str] = set()
+    stems = []
+    for photo in photos:
+        stem, count = photo.stem, 1
+        while stem in taken:
+            count += 1
+            stem = f"{photo.stem}-{count}"
+        taken.add(stem)
+        stems.append(stem)
+    return stems
+
+
+def _stale(out: Path, stem: str) -> list[Path]:
+    """Files an earlier run wrote for this output name."""
+    pattern = re.compile(rf"{re.escape(stem)}_face\d+\.(png|json)")
+    return sorted(p for p in out.glob(f"{glob.escape(stem)}_face*") if pattern.fullmatch(p.name))
+
+
+EXIT_DONE, EXIT_NO_FACE, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point: every photo is tried; failures are reported, not fatal."""
+    """Command-line entry point: every photo is tried; failures are reported, not fatal. A
+    manifest.json in --out lists every photo, its status, its files and the model's hash."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--fast", action="store_true", help="skip the mirrored prediction")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"detector score a face must exceed (default {DEFAULT_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--allow-unverified", action="store_true", help="load a model file that has no digest"
+    )
     args = parser.parse_args(argv)
     try:
-        landmarker = Landmarker.load(args.model, mirrored=not args.fast)
-    except FileNotFoundError as err:
+        landmarker = Landmarker.load(
+            args.model, not args.fast, args.allow_unverified, args.threshold
+        )
+        args.out.mkdir(parents=True, exist_ok=True)
+        model_hash = sha256_of(args.model)
+    except (OSError, ModelFileError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for photo in args.photos:
+        return EXIT_CANNOT_START
+    records, no_face, failed = [], 0, 0
+    for photo, stem in zip(args.photos, output_stems(args.photos), strict=True):
+        record = {"photo": str(photo), "name": stem, "status": "done", "faces": 0, "files": []}
+        for old in _stale(args.out, stem):  # an earlier run's faces for this name go first
+            old.unlink()
+            record["replaced"] = record.get("replaced", 0) + 1
         try:
-            count = predict_photo(landmarker, photo, args.out)
-            if count == 0:
+            written = predict_photo(landmarker, photo, args.out, stem)
+            record["faces"], record["files"] = len(written) // 2, [p.name for p in written]
+            if not written:
+                record["status"] = "no face"
                 print(f"{relative(photo)}: no face found", file=sys.stderr)
-                failed += 1
+                no_face += 1
             else:
-                print(f"{relative(photo)}: {count} face(s) -> {relative(args.out)}")
+                where = f"{relative(args.out)}/{stem}_face*"
+                print(f"{relative(photo)}: {record['faces']} face(s) -> {where}")
         except Exception as err:  # one bad photo must not stop the others
+            record["status"], record["error"] = "failed", str(err)
             print(
                 f"skipped {err}" if str(photo) in str(err) else f"skipped {photo}: {err}",
                 file=sys.stderr,
             )
             failed += 1
-    return 1 if failed else 0
+        records.append(record)
+    manifest = {"model": str(args.model), "model_sha256": model_hash, "photos": records}
+    _atomic(args.out / "manifest.json", json.dumps(manifest, indent=1))
+    return EXIT_FAILED if failed else EXIT_NO_FACE if no_face else EXIT_DONE
 
 
 if __name__ == "__main__":

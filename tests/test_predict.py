@@ -44,7 +44,7 @@ def test_model_card_hash_is_checked_on_load(tmp_path):
         byte = f.read(1)
         f.seek(-1, 1)
         f.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(ValueError, match="SHA-256 differs"):
+    with pytest.raises(modelfile.ModelFileError, match="SHA-256 differs"):
         modelfile.load_landmarker(path)
 
 
@@ -63,7 +63,7 @@ def test_no_face_and_unreadable_do_not_stop_the_others(model_path, tmp_path, cap
     out = tmp_path / "out"
     code = predict.main([*map(str, photos), "--out", str(out), "--model", str(model_path)])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == predict.EXIT_FAILED  # one photo failed (and one had no face)
     assert "blank.png: no face found" in err
     assert "broken.jpg" in err and "unreadable" in err
     record = json.loads((out / "face_face0.json").read_text())
@@ -72,7 +72,8 @@ def test_no_face_and_unreadable_do_not_stop_the_others(model_path, tmp_path, cap
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
-    assert predict.main(["x.jpg", "--out", str(tmp_path), "--model", str(tmp_path / "no.pt")]) == 2
+    code = predict.main(["x.jpg", "--out", str(tmp_path), "--model", str(tmp_path / "no.pt")])
+    assert code == predict.EXIT_CANNOT_START
     assert "No model at" in capsys.readouterr().err
 
 
@@ -82,7 +83,8 @@ def test_notebook_3s_untyped_settings_still_load(tmp_path):
     model = LandmarkResNet(pretrained=False)
     old = {"in_channels": 3, "crop_size": 64, "crop_factor": 1.5, "crop_shift": 0.0}
     torch.save({"model": model.state_dict(), "settings": old}, tmp_path / "old.pt")
-    loaded, settings = modelfile.load_landmarker(tmp_path / "old.pt")
+    with pytest.warns(UserWarning, match="unverified"):
+        loaded, settings = modelfile.load_landmarker(tmp_path / "old.pt", allow_unverified=True)
     assert settings.readout == "regression" and settings.architecture["name"] == "LandmarkResNet"
     torch.testing.assert_close(loaded.net.fc.weight, model.net.fc.weight)
 
