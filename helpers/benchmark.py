@@ -40,7 +40,7 @@ from . import ibug, precision
 from .augment import Augment
 from .config import dataset_dir, device, hardware, loader_workers
 from .datasets import KeypointDataset
-from .detect import calibrate, detect_faces, finds
+from .detect import calibrate, detect, detect_faces, finds
 from .images import read_photo
 from .modelfile import DEFAULT_MODEL, ModelSettings, load_landmarker
 from .predict import predict_crops
@@ -117,6 +117,38 @@ def detector_recall(xml: Path, calibration) -> tuple[dict[str, tuple[int, int]],
     return {s: (found[s], total[s]) for s in sorted(total)}, 1000 * seconds / len(by_image)
 
 
+THRESHOLDS = (0.0, 0.05, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5)
+
+
+def detector_thresholds(xml: Path, calibration, thresholds=THRESHOLDS) -> list[tuple]:
+    """(threshold, recall, precision, faces found, false detections) over an imglab XML: a
+    detection is true when it finds (detect.finds) a labelled face no other detection found,
+    false otherwise. Test photos label every face the course scores, so a false detection is
+    at worst an unlabelled face."""
+    by_image = defaultdict(list)
+    for face in ibug.load_xml(xml, need_points=False):
+        by_image[face.image_path].append(face.box)
+    scored = []  # (score, true?) of every detection above the lowest threshold
+    total = 0
+    for path, boxes in tqdm(by_image.items(), desc="detect", leave=False):
+        image = read_photo(path)
+        found, scores = detect(image, min(thresholds))
+        found = [calibrate(d, calibration) for d in found]
+        left = list(boxes)
+        for box, score in zip(found, scores, strict=True):  # best score first
+            hit = next((i for i, ref in enumerate(left) if finds([box], ref)), None)
+            scored.append((float(score), hit is not None))
+            if hit is not None:
+                left.pop(hit)
+        total += len(boxes)
+    rows = []
+    for threshold in thresholds:
+        kept = [true for score, true in scored if score > threshold]
+        hits = sum(kept)
+        rows.append((threshold, hits / total, hits / max(len(kept), 1), hits, len(kept) - hits))
+    return rows
+
+
 def inference(model_paths: list[Path]) -> None:
     """Print each model's ms/face and the detector's recall and ms/image."""
     print(f"on {hardware()}, float32")
@@ -136,6 +168,12 @@ def inference(model_paths: list[Path]) -> None:
     by_subset = ", ".join(f"{s} {f}/{t}" for s, (f, t) in counts.items())
     print(f"detector (dlib HOG) on {xml.name}: {ms:.0f} ms/image")
     print(f"  recall {100 * found / total:.1f}% ({found}/{total} faces: {by_subset})")
+    print("  score threshold: recall, precision (faces found, false detections)")
+    for threshold, recall, precision_, hits, false in detector_thresholds(
+        xml, settings.detector_calibration
+    ):
+        rates = f"{100 * recall:5.1f}%, {100 * precision_:5.1f}%"
+        print(f"  > {threshold:4.2f}: {rates} ({hits}, {false})")
 
 
 MEMORY_CASES = {  # name: (width, height, format)

@@ -196,7 +196,9 @@ def load_landmarker(
 def _read(path: Path) -> dict:
     """torch.load with weights_only, its failures turned into one clear error naming the file."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about odd pickles: the error says it
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise ModelFileError(
             f"{relative(path)}: refused, it holds more than tensors and plain data (pickled code)"

@@ -23,6 +23,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,16 +48,22 @@ from .photos import DETECT_MAX_SIDE, PhotoFile, as_rgb
 from .readout import predict_batch
 
 
+def crop_faces(
+    image: np.ndarray, squares: np.ndarray, size: int
+) -> tuple[torch.Tensor, np.ndarray]:
+    """uint8 crops (N, 3, size, size) of an image array's squares (left, top, side), and the
+    squares: the array counterpart of photos.PhotoFile.face_crops."""
+    return torch.stack([crop_face(image, sq, size) for sq in squares]), squares
+
+
 def crops_in_boxes(
     settings: ModelSettings, image: np.ndarray, boxes
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Model-ready crops (N, C, size, size) for face boxes (left, top, width, height), and the
     squares (left, top, side) they were cut from."""
-    size = settings.crop_size
     squares = np.stack([crop_square(b, settings.crop_factor, settings.crop_shift) for b in boxes])
-    gray = settings.in_channels == 1
-    crops = torch.stack([prepare_image(crop_face(image, sq, size), gray) for sq in squares])
-    return crops, squares
+    raw, squares = crop_faces(image, squares, settings.crop_size)
+    return torch.stack([prepare_image(c, settings.in_channels == 1) for c in raw]), squares
 
 
 def predict_crops(model: nn.Module, settings: ModelSettings, crops: torch.Tensor) -> np.ndarray:
@@ -162,23 +169,24 @@ class Landmarker:
         if isinstance(image, str | Path):
             image = PhotoFile(image)
         if isinstance(image, PhotoFile):
-            small, scale = image.copy_at_most(DETECT_MAX_SIDE)
-            detections, scores = detect(small, self.threshold)
-            detections = detections / scale
+            pixels, scale = image.copy_at_most(DETECT_MAX_SIDE)
+            cut = image.face_crops
         else:
-            image = as_rgb(image, "array")
-            detections, scores = detect(image, self.threshold)
-        boxes = [calibrate(d, self.settings.detector_calibration) for d in detections]
+            pixels, scale = as_rgb(image, "array"), 1.0
+            cut = partial(crop_faces, pixels)
+        detections, scores = detect(pixels, self.threshold)
+        s = self.settings
+        boxes = [calibrate(d / scale, s.detector_calibration) for d in detections]
         if not boxes:
             return [], scores, None, np.zeros((0, 3), np.float32)
-        if isinstance(image, PhotoFile):
-            s = self.settings
-            squares = np.stack([crop_square(b, s.crop_factor, s.crop_shift) for b in boxes])
-            raw, squares = image.face_crops(squares, s.crop_size)
-            crops = torch.stack([prepare_image(c, s.in_channels == 1) for c in raw])
-        else:
-            crops, squares = crops_in_boxes(self.settings, image, boxes)
-        return boxes, scores, crops, squares
+        squares = np.stack([crop_square(b, s.crop_factor, s.crop_shift) for b in boxes])
+        raw, squares = cut(squares, s.crop_size)
+        return (
+            boxes,
+            scores,
+            torch.stack([prepare_image(c, s.in_channels == 1) for c in raw]),
+            squares,
+        )
 
     @torch.no_grad()
     def _points(self, crops: torch.Tensor) -> np.ndarray:
