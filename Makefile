@@ -26,7 +26,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 HELPERS := $(wildcard helpers/*.py)
 DONE := $(patsubst notebooks/%.ipynb,$(OUT)/.done/$(PROFILE)/%,$(NOTEBOOKS))
 
-.PHONY: all env data notebooks writeup test clean-runs
+.PHONY: all env data notebooks writeup test release clean-runs
 all: writeup
 
 env: $(ENV_STAMP)
@@ -60,6 +60,12 @@ $(OUT)/writeup/index.html: $(DONE) helpers/writeup.py
 
 test: data
 	$(PY) -m pytest -rs
+
+# The release training of the shipped model (issue 18): resumable, so an interrupted run is
+# finished by running it again. RELEASE=quick for a one-minute check under runs/release-quick/.
+RELEASE ?= full
+release: data
+	$(PY) -m helpers.release --profile $(RELEASE)
 
 clean-runs:
 	rm -rf runs/
