@@ -36,7 +36,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import ibug, precision
+from . import ibug, precision, runtime
 from .augment import Augment
 from .config import dataset_dir, device, hardware, loader_workers
 from .datasets import KeypointDataset
@@ -156,12 +156,19 @@ def inference(model_paths: list[Path]) -> None:
         model, settings = load_landmarker(path)
         mirror = "mirrored by default" if settings.flip_perm else "not mirrored by default"
         print(f"{path.name}: {settings.crop_size} px crops, {mirror}")
+        nets = {"torch": model}
+        try:
+            nets["onnxruntime"] = runtime.choose(path, model, "onnx")[0]
+        except ValueError as err:
+            print(f"  onnxruntime: skipped ({err})")
         for batch, repeats in ((1, 50), (32, 5)):
-            plain = ms_per_face(model, settings, batch, False, repeats)
-            mirrored = ms_per_face(model, settings, batch, True, repeats)
-            print(
-                f"  batch {batch:2d}: {plain:6.2f} ms/face plain, {mirrored:6.2f} with the mirror"
-            )
+            for name, net in nets.items():
+                plain = ms_per_face(net, settings, batch, False, repeats)
+                mirrored = ms_per_face(net, settings, batch, True, repeats)
+                print(
+                    f"  {name:11s} batch {batch:2d}: {plain:6.2f} ms/face plain, "
+                    f"{mirrored:6.2f} with the mirror"
+                )
     xml = dataset_dir(ibug.IBUG_DIR) / ibug.TEST_XML
     counts, ms = detector_recall(xml, settings.detector_calibration)
     found, total = (sum(c[i] for c in counts.values()) for i in (0, 1))

@@ -38,7 +38,6 @@ from .draw import annotate
 from .ibug import crop_face, crop_square, crops_to_image
 from .modelfile import (  # noqa: F401  (notebook 3 calls these)
     DEFAULT_MODEL,
-    ModelFileError,
     ModelSettings,
     load_landmarker,
     save_landmarker,
@@ -46,6 +45,8 @@ from .modelfile import (  # noqa: F401  (notebook 3 calls these)
 )
 from .photos import DETECT_MAX_SIDE, PhotoFile, as_rgb
 from .readout import predict_batch
+from .runtime import RUNTIMES
+from .runtime import choose as choose_runtime
 
 
 def crop_faces(
@@ -110,7 +111,7 @@ class Landmarker:
         if not mirrored:  # half the time, a little less accurate (see the model card)
             settings = settings.without_mirror()
         self.model, self.settings, self.batch_size = model.eval(), settings, batch_size
-        self.threshold = threshold
+        self.threshold, self.runtime = threshold, "torch"
 
     @classmethod
     def load(
@@ -119,12 +120,18 @@ class Landmarker:
         mirrored: bool = True,
         allow_unverified: bool = False,
         threshold: float = DEFAULT_THRESHOLD,
+        runtime: str = "auto",
     ) -> Landmarker:
         """The shipped model, or the saved model at `path`, verified (modelfile.load_landmarker);
         mirrored=False skips the mirrored prediction that is otherwise averaged in; faces
-        whose detector score is not above `threshold` are left out."""
+        whose detector score is not above `threshold` are left out. runtime: 'auto' (ONNX
+        Runtime when it is installed and a verified export sits beside the file, else torch),
+        'torch' or 'onnx' (helpers.runtime)."""
         model, settings = load_landmarker(Path(path), allow_unverified)
-        return cls(model, settings, mirrored, threshold=threshold)
+        net, used = choose_runtime(Path(path), model, runtime)
+        landmarker = cls(net, settings, mirrored, threshold=threshold)
+        landmarker.runtime = used
+        return landmarker
 
     def __call__(self, image: np.ndarray | Path | str) -> list[Face]:
         """The faces in one photo (a path or a uint8 array), best detector score first."""
@@ -285,14 +292,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--allow-unverified", action="store_true", help="load a model file that has no digest"
     )
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="default: auto")
     args = parser.parse_args(argv)
     try:
         landmarker = Landmarker.load(
-            args.model, not args.fast, args.allow_unverified, args.threshold
+            args.model, not args.fast, args.allow_unverified, args.threshold, args.runtime
         )
         args.out.mkdir(parents=True, exist_ok=True)
         model_hash = sha256_of(args.model)
-    except (OSError, ModelFileError) as err:
+    except (OSError, ValueError) as err:  # ModelFileError is a ValueError
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CANNOT_START
     records, no_face, failed = [], 0, 0
@@ -319,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             failed += 1
         records.append(record)
-    manifest = {"model": str(args.model), "model_sha256": model_hash, "photos": records}
+    manifest = {"model": str(args.model), "model_sha256": model_hash, "runtime": landmarker.runtime}
+    manifest["photos"] = records
     _atomic(args.out / "manifest.json", json.dumps(manifest, indent=1))
     return EXIT_FAILED if failed else EXIT_NO_FACE if no_face else EXIT_DONE
 
