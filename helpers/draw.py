@@ -24,3 +24,14 @@ def annotate(image: np.ndarray, faces: Sequence, path: Path) -> None:
         ax.scatter(*face.points.T, s=size, c="red", edgecolors="white", linewidths=0.3)
     ax.set_axis_off()
     fig.savefig(path, dpi=100, bbox_inches="tight")
+
+
+def mark_points(frame: np.ndarray, points: np.ndarray, colour=(255, 40, 40), radius=2) -> None:
+    """Draw points on a uint8 RGB frame in place as small squares: fast enough for video,
+    where a matplotlib figure per frame is not."""
+    height, width = frame.shape[:2]
+    for x, y in np.round(points).astype(int):
+        x0, x1 = max(x - radius, 0), min(x + radius + 1, width)
+        y0, y1 = max(y - radius, 0), min(y + radius + 1, height)
+        if x0 < x1 and y0 < y1:
+            frame[y0:y1, x0:x1] = colour

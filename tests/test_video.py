@@ -1,0 +1,74 @@
+"""Video: the One Euro filter, the box from points, the tracker on a clip with ground truth,
+and video files in and out."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from helpers import clip, ibug, predict, video
+from helpers.config import dataset_dir
+
+
+def test_one_euro_smooths_a_still_point_and_follows_a_moving_one():
+    rng = np.random.default_rng(0)
+    still = video.OneEuro()
+    noisy = 100 + rng.normal(0, 0.2, (90, 1, 2))  # a still face's jitter: tenths of a pixel
+    out = np.stack([still(x, i / 30) for i, x in enumerate(noisy)])
+    assert out[30:].std() < 0.5 * noisy[30:].std()  # jitter cut
+    moving = video.OneEuro()
+    path = np.linspace(0, 300, 60)[:, None, None] * np.ones((1, 1, 2))  # 150 px/s
+    lag = [float(np.abs(moving(x, i / 30) - x).max()) for i, x in enumerate(path)]
+    assert max(lag[10:]) < 1  # fast motion raises the cutoff: little lag
+
+
+def test_box_from_points_matches_the_training_boxes(data_root):
+    faces = ibug.load_xml(dataset_dir(ibug.IBUG_DIR) / ibug.TRAIN_XML)
+    train, _ = ibug.split_by_image(faces, 0.1, seed=0)
+    boxes = np.stack([video.box_from_points(f.points) for f in train])
+    truth = np.stack([f.box for f in train])
+    centre = lambda b: b[:, :2] + b[:, 2:] / 2  # noqa: E731
+    assert np.median(boxes[:, 2] / truth[:, 2]) == pytest.approx(1, abs=0.01)
+    offset = (centre(boxes) - centre(truth)) / truth[:, 2:3]
+    assert np.abs(np.median(offset, 0)).max() < 0.01
+
+
+@pytest.fixture(scope="module")
+def small_clip(data_root):
+    """The validation clip's pan, away and return: about 100 frames."""
+    whole = clip.clip_from_validation()
+    keep = [i for i, s in enumerate(whole.segments) if s in ("pan", "away", "return", "settle")]
+    return clip.Clip(
+        [whole.frames[i] for i in keep], whole.truth[keep], [whole.segments[i] for i in keep]
+    )
+
+
+def test_the_tracker_follows_the_face_draws_nothing_when_it_is_gone_and_finds_it_again(small_clip):
+    landmarker = predict.Landmarker.load(mirrored=False, runtime="torch")
+    tracker = video.Tracker(landmarker, video.OneEuro())
+    points, _ = clip.run(small_clip, tracker)
+    result = clip.score(small_clip, points)
+    assert result["nme"] < 0.05 and result["missed_frames"] == 0
+    assert result["frames_gone"] > 10 and result["stale_frames"] == 0
+    assert result["frames_to_find_again"] <= 5
+
+
+def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_clip, tmp_path):
+    source = tmp_path / "in.mp4"
+    writer = video.VideoWriter(source, clip.FPS)
+    for frame in small_clip.frames[:20]:
+        writer.write(frame)
+    writer.close()
+    frames = list(video.read_frames(source))
+    assert len(frames) == 20 and frames[0][0].shape == (480, 640, 3)
+    assert frames[1][1] == pytest.approx(1 / clip.FPS, abs=1e-3)
+    out, points = tmp_path / "out.mp4", tmp_path / "points.csv"
+    assert video.main([str(source), "--out", str(out), "--csv", str(points), "--fast"]) == 0
+    assert len(list(video.read_frames(out))) == 20
+    rows = list(csv.reader(points.open()))
+    assert len(rows) == 21 and len(rows[1]) == 3 + 136 and rows[1][2] == "1"  # detected first
+
+
+def test_a_missing_video_is_one_clear_line(tmp_path, capsys):
+    assert video.main([str(tmp_path / "none.mp4")]) == 3
+    assert "no such video file" in capsys.readouterr().err
