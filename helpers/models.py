@@ -219,7 +219,8 @@ def _resnet18(pretrained: bool) -> tuple[nn.Module, bool]:
     if not pretrained:
         return resnet18(weights=None), False
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # torch.hub prints its cache path
+        quiet = io.StringIO()  # torch.hub prints "Downloading: url to <cache path>" to stdout
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             return resnet18(weights=ResNet18_Weights.IMAGENET1K_V1), True
     except Exception as err:  # offline, proxy, or corrupt cache: all mean "no weights"
         print(
