@@ -33,6 +33,7 @@ def export(weights: Path = DEFAULT_MODEL) -> Path:
     torch.onnx.export(
         model, (example,), tmp, input_names=["crops"], output_names=["outputs"],
         dynamic_shapes=({0: batch},), opset_version=OPSET, dynamo=True, verbose=False,
+        external_data=False,  # one self-contained file, weights inside
     )  # fmt: skip
     check = torch.rand(5, channels, size, size) - 0.5
     with torch.no_grad():

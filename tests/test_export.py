@@ -26,6 +26,7 @@ def test_the_card_lists_the_export_and_its_hash(exported):
     card = json.loads(modelfile.card_path(exported).read_text())
     assert card["onnx"]["sha256"] == modelfile.sha256_of(runtime.onnx_path(exported))
     assert card["onnx"]["max_abs_difference"] <= export.TOLERANCE
+    assert sorted(p.suffix for p in exported.parent.iterdir()) == [".json", ".onnx", ".pt"]
     modelfile.load_landmarker(exported)  # the weights' own hash on the card still holds
 
 
