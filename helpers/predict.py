@@ -23,7 +23,6 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -58,12 +57,15 @@ def crop_faces(
 
 
 def crops_in_boxes(
-    settings: ModelSettings, image: np.ndarray, boxes
+    settings: ModelSettings, image: np.ndarray | PhotoFile, boxes
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Model-ready crops (N, C, size, size) for face boxes (left, top, width, height), and the
-    squares (left, top, side) they were cut from."""
+    """Model-ready crops (N, C, size, size) for face boxes (left, top, width, height) of an
+    image array or a photo file (cut at bounded memory), and the squares they were cut from."""
     squares = np.stack([crop_square(b, settings.crop_factor, settings.crop_shift) for b in boxes])
-    raw, squares = crop_faces(image, squares, settings.crop_size)
+    if isinstance(image, PhotoFile):
+        raw, squares = image.face_crops(squares, settings.crop_size)
+    else:
+        raw, squares = crop_faces(image, squares, settings.crop_size)
     return torch.stack([prepare_image(c, settings.in_channels == 1) for c in raw]), squares
 
 
@@ -180,23 +182,16 @@ class Landmarker:
             image = PhotoFile(image)
         if isinstance(image, PhotoFile):
             pixels, scale = image.copy_at_most(DETECT_MAX_SIDE)
-            cut = image.face_crops
         else:
-            pixels, scale = as_rgb(image, "array"), 1.0
-            cut = partial(crop_faces, pixels)
+            image = pixels = as_rgb(image, "array")
+            scale = 1.0
         detections, scores = detect(pixels, self.threshold)
-        s = self.settings
-        boxes = [calibrate(d / scale, s.detector_calibration) for d in detections]
+        calibration = self.settings.detector_calibration
+        boxes = [calibrate(d / scale, calibration) for d in detections]
         if not boxes:
             return [], scores, None, np.zeros((0, 3), np.float32)
-        squares = np.stack([crop_square(b, s.crop_factor, s.crop_shift) for b in boxes])
-        raw, squares = cut(squares, s.crop_size)
-        return (
-            boxes,
-            scores,
-            torch.stack([prepare_image(c, s.in_channels == 1) for c in raw]),
-            squares,
-        )
+        crops, squares = crops_in_boxes(self.settings, image, boxes)
+        return boxes, scores, crops, squares
 
     @torch.no_grad()
     def _points(self, crops: torch.Tensor) -> np.ndarray:

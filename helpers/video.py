@@ -207,7 +207,8 @@ def track(
 
     from .draw import mark_points
 
-    writer = rows = window = None
+    writer = window = None
+    rows = []
     counts = {"frames": 0, "with_face": 0, "detector_calls": 0}
     start = time.perf_counter()
     try:
@@ -224,7 +225,6 @@ def track(
                 writer = writer or VideoWriter(out, rate)
                 writer.write(frame)
             if csv_path:
-                rows = rows if rows is not None else []
                 points = [] if step.face is None else step.face.points.round(2).ravel().tolist()
                 rows.append([counts["frames"] - 1, round(t, 4), int(step.detected), *points])
             if show:
