@@ -84,7 +84,6 @@ class IbugConfig:
     batch_size: int = 4
     lr: float = 1e-3
     scheduler: str | None = "cosine"
-    degrees: float = 15.0  # rotation augmentation range, +- (notebook 3 reads this one)
     augmentation: AugmentConfig = IBUG_AUGMENT
     crop_size: int = 128
     in_channels: int = 3

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from .config import REPO_ROOT, models_dir, relative, results_dir
+from .config import REPO_ROOT, relative, results_dir
 from .datasets import to_original
 from .geometry import auc, failure_rate, nme, nme_by_group, point_errors
 from .ibug import GROUPS, NUM_POINTS, IbugFace, crops_to_image
 from .ibug_prep import IbugData
-from .images import read_image
 from .imm import ImmFace
-from .modelfile import DEFAULT_MODEL, load_landmarker
-from .predict import landmarks_in_boxes
 from .readout import predict
 
 
@@ -114,23 +112,17 @@ def ibug_mean_nme(model: nn.Module, data: IbugData, readout: str = "regression")
 REGRESSION_POINTS = "ibug_regression_val_points.csv"  # Part 3's validation points, per face
 
 
+def save_part3_points(points: np.ndarray) -> Path:
+    """Write Part 3's validation points (N, 68, 2) to results/, where notebook 4 and the
+    release compare with them."""
+    path = results_dir() / REGRESSION_POINTS
+    np.savetxt(path, points.reshape(len(points), -1), fmt="%.2f", delimiter=",")
+    return path
+
+
 def part3_points(faces: Sequence[IbugFace]) -> tuple[np.ndarray, str]:
-    """Part 3's regression points (N, 68, 2) on the validation faces, and where they came from:
-    its model if that is what models/ holds (notebook 3 has just run; the points are then saved
-    to results/), else the points it saved there, else the committed ones."""
-    shipped = models_dir() / DEFAULT_MODEL.name
-    if shipped.is_file():
-        model, settings = load_landmarker(shipped)
-        if settings.readout == "regression":
-            points = np.concatenate(
-                [
-                    landmarks_in_boxes(model, settings, read_image(f.image_path), [f.box])
-                    for f in faces
-                ]
-            )
-            saved = results_dir() / REGRESSION_POINTS
-            np.savetxt(saved, points.reshape(len(points), -1), fmt="%.2f", delimiter=",")
-            return points, f"Part 3's model {relative(shipped)} (points saved to {relative(saved)})"
+    """Part 3's regression points (N, 68, 2) on the validation faces and the file they came
+    from: those notebook 3 saved in this run's results/, else the committed ones."""
     saved = results_dir() / REGRESSION_POINTS
     saved = saved if saved.is_file() else REPO_ROOT / "results" / REGRESSION_POINTS
     points = np.loadtxt(saved, delimiter=",", ndmin=2).reshape(-1, NUM_POINTS, 2)

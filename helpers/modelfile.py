@@ -72,13 +72,15 @@ class ModelSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelSettings:
-        """Settings as saved; version 0 is notebook 3's untyped dict (a ResNet18 regressor)."""
+        """Settings as saved; files from before versioned settings are refused by name."""
         data = dict(data)
-        if data.get("version", 0) > SETTINGS_VERSION:
+        if "version" not in data:
+            raise ValueError(
+                "model settings without a version (written before helpers.modelfile): "
+                "rerun the notebook that trained it to save it again"
+            )
+        if data["version"] > SETTINGS_VERSION:
             raise ValueError(f"model settings version {data['version']} is newer than this code")
-        if "version" not in data:  # notebook 3's files, until its next full run
-            data.setdefault("architecture", {"name": "LandmarkResNet", "in_channels": 3})
-            data.setdefault("readout", "regression")
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -187,7 +189,10 @@ def load_landmarker(
     else:
         warnings.warn(f"{relative(path)}: loading an unverified model file", stacklevel=2)
     _check_finite(state["model"], path)
-    settings = ModelSettings.from_dict(state["settings"])
+    try:
+        settings = ModelSettings.from_dict(state["settings"])
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"{relative(path)}: {err}") from err
     model = build(settings.architecture)
     model.load_state_dict({k: v.float() for k, v in state["model"].items()})
     return model.eval(), settings

@@ -157,8 +157,8 @@ def plot_studies(
             runs.items(), plt.cm.viridis(np.linspace(0, 0.9, len(runs))), strict=True
         ):
             x = np.asarray(hist.times) if against_time else np.arange(1, len(hist.train) + 1)
-            ax.plot(x, hist.train, "--", color=color, alpha=0.6)
-            ax.plot(x, hist.val, "-", color=color, label=f"{label}")
+            ax.plot(x, hist.train, "--", color=color, alpha=0.6)  # markers: a one-pass run shows
+            ax.plot(x, hist.val, "-", marker="o", markersize=3, color=color, label=f"{label}")
         ax.set(
             xlabel="wall-clock seconds" if against_time else "epoch",
             ylabel=ylabel,

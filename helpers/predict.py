@@ -35,13 +35,7 @@ from .detect import calibrate, detect
 from .download import sha256_of
 from .draw import annotate
 from .ibug import crop_face, crop_square, crops_to_image
-from .modelfile import (  # noqa: F401  (notebook 3 calls these)
-    DEFAULT_MODEL,
-    ModelSettings,
-    load_landmarker,
-    save_landmarker,
-    write_model_card,
-)
+from .modelfile import DEFAULT_MODEL, ModelSettings, load_landmarker
 from .photos import DETECT_MAX_SIDE, PhotoFile, as_rgb
 from .readout import predict_batch
 from .runtime import RUNTIMES

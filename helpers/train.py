@@ -17,7 +17,6 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from . import readout
 from .config import cache_dir, relative
 from .config import device as default_device
 
@@ -227,14 +226,3 @@ def loaders(
         train_set, batch_size=batch_size, shuffle=True, drop_last=drop_last, num_workers=workers
     )
     return train_loader, DataLoader(val_set, batch_size=val_batch_size)
-
-
-def predict(
-    model: nn.Module, loader: DataLoader, flip_perm: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """A regressor's outputs and targets (fractions) for a loader: notebook 3's call, until its
-    next full run moves it to readout.predict."""
-    points, _, targets = readout.predict(
-        model.to(default_device()), loader, "regression", flip_perm
-    )
-    return points, targets

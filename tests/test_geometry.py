@@ -68,7 +68,7 @@ def test_flip_test_time_augmentation_of_a_mirror_symmetric_model():
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from helpers import train
+    from helpers import readout
 
     class Centroid(torch.nn.Module):
         """Predicts (left half centroid, right half centroid) x, and a fixed y."""
@@ -84,8 +84,8 @@ def test_flip_test_time_augmentation_of_a_mirror_symmetric_model():
 
     images = torch.rand(3, 1, 8, 10)
     loader = DataLoader(TensorDataset(images, torch.zeros(3, 2, 2)), batch_size=3)
-    plain, _ = train.predict(Centroid(), loader)
-    tta, _ = train.predict(Centroid(), loader, flip_perm=np.array([1, 0]))
+    plain, _, _ = readout.predict(Centroid(), loader)
+    tta, _, _ = readout.predict(Centroid(), loader, perm=np.array([1, 0]))
     np.testing.assert_allclose(plain, tta, atol=1e-5)
 
 

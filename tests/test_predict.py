@@ -77,16 +77,14 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert "No model at" in capsys.readouterr().err
 
 
-def test_notebook_3s_untyped_settings_still_load(tmp_path):
-    # Files written by notebook 3 before ModelSettings (no version, no architecture).
-    torch.manual_seed(0)
+def test_unversioned_settings_are_refused_by_name(tmp_path):
+    # Files written before ModelSettings (no version, no architecture) say why they cannot load.
     model = LandmarkResNet(pretrained=False)
     old = {"in_channels": 3, "crop_size": 64, "crop_factor": 1.5, "crop_shift": 0.0}
     torch.save({"model": model.state_dict(), "settings": old}, tmp_path / "old.pt")
-    with pytest.warns(UserWarning, match="unverified"):
-        loaded, settings = modelfile.load_landmarker(tmp_path / "old.pt", allow_unverified=True)
-    assert settings.readout == "regression" and settings.architecture["name"] == "LandmarkResNet"
-    torch.testing.assert_close(loaded.net.fc.weight, model.net.fc.weight)
+    with pytest.raises(modelfile.ModelFileError, match="old.pt.*without a version"):
+        with pytest.warns(UserWarning, match="unverified"):
+            modelfile.load_landmarker(tmp_path / "old.pt", allow_unverified=True)
 
 
 def test_settings_refuse_an_unknown_readout_and_a_newer_version():
