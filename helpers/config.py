@@ -138,13 +138,19 @@ class HeatmapConfig:
 
 @dataclass(frozen=True)
 class ReleaseConfig:
-    """The release training of the shipped 300-W model (python -m helpers.release), outside
+    """The release training of a shipped 300-W model (python -m helpers.release), outside
     the notebooks' time budget. The defaults are notebook 4's UNet recipe; the recipe study of
-    issue 18 is to choose better ones. Same split and validation faces as notebooks 3 and 4."""
+    issue 18 is to choose better ones. Same split and validation faces as notebooks 3 and 4.
+    With distill > 0 the shipped model is the teacher (helpers.distil): the fast model."""
 
-    width: int = 16  # UNet width at full resolution; widths double at each downsampling
-    depth: int = 4
-    stride: int = 4  # maps at stride 4: 32x32 for 128 px crops
+    architecture: str = "UNet"  # or "FastNet" (helpers.models)
+    width: int = 16  # UNet: width at full resolution; FastNet: the stem's. Doubling below.
+    depth: int = 4  # UNet only
+    stride: int = 4  # UNet only: maps at stride 4 (32x32 for 128 px crops), as FastNet's
+    blocks: tuple[int, ...] = (2, 3, 6)  # FastNet only: blocks at strides 4, 8 and 16
+    distill: float = 0.0  # weight of the teacher's maps in the loss (0: no teacher)
+    model_file: str = "landmarks68.pt"  # under models/, written only if better (modelfile.ship)
+    label: str = "release"  # names its results, figures and Kaggle file
     crop_size: int = 128
     epochs: int = 50
     batch_size: int = 8
@@ -160,6 +166,20 @@ RELEASES: dict[str, ReleaseConfig] = {
     "full": ReleaseConfig(),
     # A minute on two CPU cores: the same code path, for tests and a first look.
     "quick": ReleaseConfig(width=4, depth=2, crop_size=64, epochs=2, max_train_faces=32),
+    # The fast model (issue 19): FastNet distilled from the shipped model, at its crop size.
+    "fast": ReleaseConfig(
+        "FastNet", 32, epochs=60, distill=0.5, model_file="landmarks68_fast.pt", label="fast"
+    ),
+    "fast-quick": ReleaseConfig(
+        "FastNet",
+        8,
+        blocks=(1, 1, 1),
+        epochs=2,
+        max_train_faces=32,
+        distill=0.5,
+        model_file="landmarks68_fast.pt",
+        label="fast",
+    ),  # fmt: skip
 }
 
 

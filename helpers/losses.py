@@ -47,7 +47,11 @@ class HeatmapLoss(nn.Module):
         size = (maps.shape[-1], maps.shape[-2])
         if self.kind == "integral":
             return (map_to_fractions(soft_argmax(maps), size) - target).abs().mean()
-        goal = self.codec.encode(target.to(maps.device), size).to(maps.dtype)
+        return self.to_maps(maps, self.codec.encode(target.to(maps.device), size).to(maps.dtype))
+
+    def to_maps(self, maps: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """The loss to goal maps (Gaussian targets, or a teacher's maps), foreground pixels
+        (goal > 0.2) weighted; 'mse' or 'awing' per pixel."""
         weight = 1 + self.weight * (goal > 0.2)
         per_pixel = (maps - goal) ** 2 if self.kind == "mse" else adaptive_wing(maps, goal)
         return (weight * per_pixel).mean()

@@ -27,6 +27,7 @@ from .models import build
 from .readout import READOUTS
 
 DEFAULT_MODEL = REPO_ROOT / "models" / "landmarks68.pt"  # shipped: the best 300-W model
+FAST_MODEL = REPO_ROOT / "models" / "landmarks68_fast.pt"  # shipped: the fast one
 MAX_SHIPPED_BYTES = 25_000_000  # a shipped model stays small enough for any git host
 SETTINGS_VERSION = 1
 

@@ -3,10 +3,12 @@
 In Python:
     from helpers.predict import Landmarker
     lm = Landmarker.load()              # models/landmarks68.pt; Landmarker.load(path, mirrored)
+    lm = Landmarker.load(fast=True)     # models/landmarks68_fast.pt, without the mirror
     faces = lm("photo.jpg")             # or a uint8 RGB array; [] when no face is found
     faces[0].box, faces[0].points, faces[0].score
 
-Usage: python -m helpers.predict PHOTO... --out DIR [--model PATH] [--fast] [--allow-unverified]
+Usage: python -m helpers.predict PHOTO... --out DIR [--model PATH] [--fast] [--no-mirror]
+                                 [--runtime auto|torch|onnx] [--allow-unverified]
 For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json (68 points,
 (x, y) original-image pixels).
 
@@ -35,7 +37,7 @@ from .detect import calibrate, detect
 from .download import sha256_of
 from .draw import annotate
 from .ibug import crop_face, crop_square, crops_to_image
-from .modelfile import DEFAULT_MODEL, ModelSettings, load_landmarker
+from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker
 from .photos import DETECT_MAX_SIDE, PhotoFile, as_rgb
 from .readout import predict_batch
 from .runtime import RUNTIMES
@@ -115,19 +117,27 @@ class Landmarker:
     @classmethod
     def load(
         cls,
-        path: Path | str = DEFAULT_MODEL,
-        mirrored: bool = True,
+        path: Path | str | None = None,
+        mirrored: bool | None = None,
         allow_unverified: bool = False,
         threshold: float = DEFAULT_THRESHOLD,
         runtime: str = "auto",
+        fast: bool = False,
     ) -> Landmarker:
-        """The shipped model, or the saved model at `path`, verified (modelfile.load_landmarker);
-        mirrored=False skips the mirrored prediction that is otherwise averaged in; faces
-        whose detector score is not above `threshold` are left out. runtime: 'auto' (ONNX
-        Runtime when it is installed and a verified export sits beside the file, else torch),
-        'torch' or 'onnx' (helpers.runtime)."""
-        model, settings = load_landmarker(Path(path), allow_unverified)
-        net, used = choose_runtime(Path(path), model, runtime)
+        """The shipped model (fast=True: the fast one), or the saved model at `path`, verified
+        (modelfile.load_landmarker). mirrored: average in the mirrored prediction (default:
+        yes unless fast=True, whatever the file); faces whose detector score is not above
+        `threshold` are left out. runtime: 'auto' (ONNX Runtime when it is installed and a
+        verified export sits beside the file, else torch), 'torch' or 'onnx'."""
+        path = Path(path) if path else FAST_MODEL if fast else DEFAULT_MODEL
+        if fast and path == FAST_MODEL and not path.is_file():
+            raise FileNotFoundError(
+                f"No fast model at {relative(path)}: train it with `make fast` "
+                "(python -m helpers.release --profile fast)"
+            )
+        model, settings = load_landmarker(path, allow_unverified)
+        net, used = choose_runtime(path, model, runtime)
+        mirrored = not fast if mirrored is None else mirrored
         landmarker = cls(net, settings, mirrored, threshold=threshold)
         landmarker.runtime = used
         return landmarker
@@ -267,14 +277,39 @@ def _stale(out: Path, stem: str) -> list[Path]:
 EXIT_DONE, EXIT_NO_FACE, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2, 3
 
 
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The model options that predict, video and clip share."""
+    parser.add_argument("--model", type=Path, help="a model file (default: the shipped one)")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help=f"the fast model ({FAST_MODEL.name}, or --model's file) without the mirror",
+    )
+    parser.add_argument(
+        "--no-mirror", action="store_true", help="skip the mirrored prediction (half the time)"
+    )
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="default: auto")
+
+
+def landmarker_from(args: argparse.Namespace, allow_unverified=False, threshold=None):
+    """The Landmarker that add_model_options' arguments ask for; sets args.model to its file."""
+    args.model = args.model or (FAST_MODEL if args.fast else DEFAULT_MODEL)
+    return Landmarker.load(
+        args.model,
+        not (args.fast or args.no_mirror),
+        allow_unverified,
+        DEFAULT_THRESHOLD if threshold is None else threshold,
+        args.runtime,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: every photo is tried; failures are reported, not fatal. A
     manifest.json in --out lists every photo, its status, its files and the model's hash."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--fast", action="store_true", help="skip the mirrored prediction")
+    add_model_options(parser)
     parser.add_argument(
         "--threshold",
         type=float,
@@ -284,12 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--allow-unverified", action="store_true", help="load a model file that has no digest"
     )
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="default: auto")
     args = parser.parse_args(argv)
     try:
-        landmarker = Landmarker.load(
-            args.model, not args.fast, args.allow_unverified, args.threshold, args.runtime
-        )
+        landmarker = landmarker_from(args, args.allow_unverified, args.threshold)
         args.out.mkdir(parents=True, exist_ok=True)
         model_hash = sha256_of(args.model)
     except (OSError, ValueError) as err:  # ModelFileError is a ValueError

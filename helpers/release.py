@@ -1,20 +1,23 @@
-"""The release training run of the shipped 300-W landmark model: one command, resumable.
+"""The release training runs of the shipped 300-W landmark models: one command, resumable.
 
-Usage: python -m helpers.release [--profile full|quick] [--out DIR]
+Usage: python -m helpers.release [--profile full|quick|fast|fast-quick] [--out DIR]
 
 Trains config.RELEASES[profile] on the 300-W training split of notebooks 3 and 4 (the same 221
 validation faces), with a checkpoint after every epoch: killed at any point, the same command
-resumes and ends with the same result. Then it scores the model on validation (NME, AUC@8%,
-failure rate, by group and subset, with and without the mirror), times it (ms/face, batch 1,
-float32), and writes, under DIR (the repository for full, runs/release-quick for quick):
-results/release.json, figures/release_ced.png (beside the shipped model and Part 3's
-regression) and figures/release_loss.png, results/kaggle_submission_release.csv, and the model
-with its card through modelfile.ship, which replaces models/landmarks68.pt only if it is better.
+resumes and ends with the same result. `fast` trains the fast model (FastNet) with the shipped
+model as its teacher (helpers.distil). Then it scores the model on validation (NME, AUC@8%,
+failure rate, by group and subset, with and without the mirror), times it beside the shipped
+model (ms/face, batch 1, float32, torch and ONNX Runtime), and writes, under DIR (the
+repository for full and fast, runs/release-<profile> otherwise): results/<label>.json,
+figures/<label>_ced.png (beside the shipped model and Part 3's regression) and
+figures/<label>_loss.png, results/kaggle_submission_<label>.csv, and the model with its card
+and ONNX export through modelfile.ship, which replaces models/<model_file> only if better.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import time
@@ -22,8 +25,23 @@ from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
-from . import benchmark, cards, config, evaluate, kaggle, losses, models, plots, precision
+import torch
+
+from . import (
+    benchmark,
+    cards,
+    config,
+    distil,
+    evaluate,
+    kaggle,
+    losses,
+    models,
+    plots,
+    precision,
+)
 from .detect import calibrate_on
+from .download import sha256_of
+from .export import export
 from .ibug import NUM_POINTS
 from .ibug_prep import prepare
 from .images import read_image
@@ -32,62 +50,91 @@ from .studies import trial
 from .train import checkpoint_path
 
 
+def student_builder(cfg: config.ReleaseConfig):
+    """A builder of the recipe's fresh network."""
+    if cfg.architecture == "UNet":
+        return partial(models.UNet, NUM_POINTS, 3, cfg.width, depth=cfg.depth, stride=cfg.stride)
+    if cfg.architecture == "FastNet":
+        return partial(models.FastNet, NUM_POINTS, 3, cfg.width, tuple(cfg.blocks))
+    raise ValueError(f"unknown release architecture {cfg.architecture!r}")
+
+
+def onnx_speed(path: Path, model, settings) -> float | None:
+    """ms/face at batch 1 without the mirror on ONNX Runtime, None where it is unavailable."""
+    net = benchmark.onnx_or_none(path, model)
+    return None if net is None else benchmark.ms_per_face(net, settings, 1, False, repeats=200)
+
+
 def release(cfg: config.ReleaseConfig, name: str) -> dict:
-    """Train, score, time and ship one release recipe; returns what results/release.json holds."""
+    """Train, score, time and ship one release recipe; returns what results/<label>.json holds."""
     start = time.perf_counter()
     prec = precision.choose(cfg.precision)
     print(f"release ({name}): {cfg}\non {config.hardware()}, {prec.name} ({prec.reason})")
     ibug_cfg = config.IbugConfig(crop_size=cfg.crop_size, augmentation=cfg.augmentation)
     data = prepare(ibug_cfg, cfg.max_train_faces)
     loss = losses.HeatmapLoss(cfg.loss, cfg.sigma)
-    unet = partial(models.UNet, NUM_POINTS, 3, cfg.width, depth=cfg.depth, stride=cfg.stride)
-    checkpoint = checkpoint_path("release", {"profile": name, **asdict(cfg)})  # resumes a kill
+    shipped_model, shipped_settings = load_landmarker(DEFAULT_MODEL)
+    build, train_loss, run_settings = student_builder(cfg), loss, {"profile": name, **asdict(cfg)}
+    if cfg.distill:  # the shipped model teaches; it must read the same crops the same way
+        same = (shipped_settings.crop_size, shipped_settings.in_channels, shipped_settings.readout)
+        if same != (cfg.crop_size, 3, loss.readout):
+            raise ValueError(f"the teacher reads (crop, channels, readout) {same}: not these")
+        build = distil.distiller(build, copy.deepcopy(shipped_model))
+        train_loss = distil.DistillLoss(loss, cfg.distill)
+        run_settings["teacher_sha256"] = sha256_of(DEFAULT_MODEL)  # a new teacher: a new run
+    checkpoint = checkpoint_path("release", run_settings)  # the same command resumes a kill
     run = trial(
-        unet,
+        build,
         data.train,
         data.val,
         lr=cfg.lr,
         batch_size=cfg.batch_size,
         epochs=cfg.epochs,
-        loss_fn=loss,
+        loss_fn=train_loss,
         scheduler="cosine",
         bf16=prec.bf16,
         drop_last=True,
         workers=config.loader_workers(),
         checkpoint=checkpoint,
-        desc="release UNet",
+        desc=f"{cfg.label} {cfg.architecture}",
     )
-    model = run.model.cpu().float().eval()
+    model = (run.model.student if cfg.distill else run.model).cpu().float().eval()
+    model = model.to(memory_format=torch.contiguous_format)  # as predict loads it
     points = partial(evaluate.crop_points, data=data.val, squares=data.val_squares)
     score = partial(evaluate.ibug_scores, true_px=data.true_px, subsets=data.subsets)
     scores = score(points(model, readout=loss.readout, perm=data.perm)[0])
     plain = score(points(model, readout=loss.readout, perm=None)[0])
-    print(f"release: {scores.line()} (without the mirror: NME {100 * plain.mean:.2f}%)")
+    print(f"{cfg.label}: {scores.line()} (without the mirror: NME {100 * plain.mean:.2f}%)")
 
     calibration, _ = calibrate_on((read_image(f.image_path), f.box) for f in data.val_faces)
     settings = data.settings(model.architecture, loss.readout).with_calibration(calibration)
     speed = tuple(benchmark.ms_per_face(model, settings, 1, m, repeats=50) for m in (False, True))
-    print(f"{speed[0]:.2f} ms/face without the mirror, {speed[1]:.2f} with it (batch 1, float32)")
-
-    shipped_model, shipped_settings = load_landmarker(DEFAULT_MODEL)
-    shipped = score(points(shipped_model, readout=shipped_settings.readout, perm=data.perm)[0])
-    regression = score(evaluate.part3_points(data.val_faces)[0])
-    curves = {"Part 3 regression": regression.nme, "shipped before": shipped.nme}
-    fig = plots.plot_ced({**curves, f"release ({name})": scores.nme})
-    print(plots.save_figure(fig, "release_ced"))
+    shipped_speed = benchmark.ms_per_face(shipped_model, shipped_settings, 1, False, repeats=50)
     print(
-        plots.save_figure(plots.plot_losses(run.history, "release UNet", loss.kind), "release_loss")
+        f"{speed[0]:.2f} ms/face without the mirror, {speed[1]:.2f} with it (batch 1, float32, "
+        f"torch); the shipped model: {shipped_speed:.2f} without the mirror, in the same run"
     )
+
+    shipped_points = points(shipped_model, readout=shipped_settings.readout, perm=data.perm)[0]
+    shipped, regression = score(shipped_points), score(evaluate.part3_points(data.val_faces)[0])
+    shipped_plain = score(points(shipped_model, readout=shipped_settings.readout)[0])
+    curves = {"Part 3 regression": regression.nme, "shipped model": shipped.nme}
+    fig = plots.plot_ced({**curves, f"{cfg.label} ({name})": scores.nme})
+    print(plots.save_figure(fig, f"{cfg.label}_ced"))
+    fig = plots.plot_losses(run.history, f"{cfg.label} {cfg.architecture}", cfg.loss)
+    print(plots.save_figure(fig, f"{cfg.label}_loss"))
 
     test_set, test_squares = data.test
     test_px, _ = evaluate.crop_points(model, test_set, test_squares, loss.readout, data.perm)
     boxes = [f.box for f in data.test_faces]
     csv = kaggle.write_submission(
-        test_px, boxes, config.results_dir() / "kaggle_submission_release.csv"
+        test_px, boxes, config.results_dir() / f"kaggle_submission_{cfg.label}.csv"
     )
+    teacher_note = f", distilled from {DEFAULT_MODEL.name}" if cfg.distill else ""
+    mirror_note = "read without the mirror by --fast" if cfg.distill else "mirror averaged in"
     description = (
-        f"release UNet (width {cfg.width}, depth {cfg.depth}): 68 heatmaps at stride "
-        f"{cfg.stride}, mirrored prediction averaged in"
+        f"{cfg.label} {cfg.architecture} ({model.architecture}): 68 heatmaps at stride 4, "
+        f"val_nme with the mirrored prediction, {mirror_note}{teacher_note}"
     )
     recipe = {"profile": name, **asdict(cfg)}
     card = cards.ibug_card(
@@ -102,28 +149,41 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         run.history.seconds,
         False,
     )
-    target = config.models_dir() / DEFAULT_MODEL.name
+    shipped_onnx = onnx_speed(DEFAULT_MODEL, shipped_model, shipped_settings)  # before ship
+    target = config.models_dir() / cfg.model_file
     shipped_now = ship(target, model, settings, card)
     kept = "kept: the model there has a lower NME"
     print(f"{config.relative(target)}:", "written" if shipped_now else kept)
+    onnx_ms = None
+    if shipped_now:
+        print(f"exported {config.relative(export(target))}")
+        onnx_ms = onnx_speed(target, model, settings)
+        if onnx_ms is not None and shipped_onnx is not None:
+            print(f"ONNX Runtime: {onnx_ms:.2f} ms/face; the shipped model {shipped_onnx:.2f}")
     results = {
         **scores.as_dict(),
         "val_nme_without_mirrored_prediction": round(plain.mean, 5),
-        "shipped_before_val_nme": round(shipped.mean, 5),
+        "shipped_val_nme": round(shipped.mean, 5),
+        "shipped_val_nme_without_mirrored_prediction": round(shipped_plain.mean, 5),
         "regression_val_nme": round(regression.mean, 5),
         "ms_per_face_batch1": round(speed[0], 2),
         "ms_per_face_batch1_mirrored": round(speed[1], 2),
+        "shipped_ms_per_face_batch1": round(shipped_speed, 2),
+        "onnx_ms_per_face_batch1": None if onnx_ms is None else round(onnx_ms, 2),
+        "shipped_onnx_ms_per_face_batch1": None if shipped_onnx is None else round(shipped_onnx, 2),
         "parameters": models.count_parameters(model),
         "architecture": model.architecture,
         "shipped": shipped_now,
+        "model_file": config.relative(target),
         "kaggle_file": config.relative(csv),
         "train_seconds": round(run.history.seconds, 1),
         "seconds": round(time.perf_counter() - start, 1),
+        "hardware": config.hardware(),
         **prec.as_dict(),
         "settings": asdict(cfg),
         "profile": name,
     }
-    print(plots.save_results("release", results))
+    print(plots.save_results(cfg.label, results))
     return results
 
 
@@ -133,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(config.RELEASES), default="full")
     parser.add_argument("--out", type=Path, help="where results/, figures/ and models/ go")
     args = parser.parse_args(argv)
+    committed = args.profile in ("full", "fast")
     out = args.out or (
-        config.REPO_ROOT if args.profile == "full" else config.REPO_ROOT / "runs/release-quick"
+        config.REPO_ROOT if committed else config.REPO_ROOT / f"runs/release-{args.profile}"
     )
     os.environ["FKD_OUTPUT_DIR"] = str(out.resolve())
     try:

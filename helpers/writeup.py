@@ -21,7 +21,7 @@ from pathlib import Path
 from torch import nn
 
 from . import models
-from .config import output_dir
+from .config import output_dir, relative
 from .models import FacialPointsNet, LandmarkResNet, NoseNet, layer_summary
 
 ModelSpec = Callable[[dict], tuple[nn.Module, tuple[int, ...]]]
@@ -50,6 +50,12 @@ def _heatmap_model(results: dict) -> tuple[nn.Module, tuple[int, ...]]:
     """The 300-W heatmap model as notebook 4 recorded it (the architecture models.build takes)."""
     size = results["crop_size"]
     return models.build(results["ibug_architecture"]), (3, size, size)
+
+
+def _release_model(results: dict) -> tuple[nn.Module, tuple[int, ...]]:
+    """A release model as helpers.release recorded it."""
+    size = results["settings"]["crop_size"]
+    return models.build(results["architecture"]), (3, size, size)
 
 
 def _face_model(results: dict) -> tuple[nn.Module, tuple[int, ...]]:
@@ -177,6 +183,33 @@ PARTS: tuple[Part, ...] = (
         ),
         _heatmap_model,
     ),
+    Part(
+        5,
+        "The fast model, distilled from the shipped one",
+        "python -m helpers.release --profile fast",
+        "fast",
+        "A small network for video and for machines without much to spare: a stride-2 stem and "
+        "depthwise-separable blocks (MobileNet's) down to stride 16, and a light decoder back to "
+        "maps at stride 4, so nothing runs at the input's full resolution. It is trained on the "
+        "same faces, splits and augmentation as Parts 3 and 4, with a loss that mixes the true "
+        "points' Gaussian maps and the shipped model's own maps (distillation), and ships as "
+        "models/landmarks68_fast.pt (--fast, Landmarker.load(fast=True)), with its ONNX export.",
+        (
+            ("val_nme", "300-W validation NME (mirrored prediction)", "pct"),
+            ("val_nme_without_mirrored_prediction", "the same without the mirror", "pct"),
+            ("val_auc8", "300-W AUC@8%", "num"),
+            ("val_failure8", "300-W failure rate @8%", "pct"),
+            ("shipped_val_nme", "the shipped model it learned from, same faces", "pct"),
+            ("onnx_ms_per_face_batch1", "ms per face, ONNX Runtime, batch 1, no mirror", "num"),
+            ("ms_per_face_batch1", "ms per face, torch, batch 1, no mirror", "num"),
+            ("parameters", "parameters", "int"),
+        ),
+        (
+            ("fast_ced", "Cumulative error distribution: regression, shipped and fast model."),
+            ("fast_loss", "Training and validation loss of the distillation."),
+        ),
+        _release_model,
+    ),
 )
 
 FORMATS = {
@@ -237,21 +270,23 @@ def _model_section(part: Part, results: dict) -> str:
 def part_section(root: Path, part: Part, results: dict | None) -> str:
     """One part's HTML: what was done, numbers, figures, model, settings, hardware and time."""
     head = f'<h2 id="part{part.number}">Part {part.number}: {html.escape(part.title)}</h2>'
-    intro = f"<p>{html.escape(part.done)} Notebook: <code>notebooks/{part.notebook}</code>.</p>"
+    source = f"notebooks/{part.notebook}" if part.notebook.endswith(".ipynb") else part.notebook
+    kind = "Notebook" if part.notebook.endswith(".ipynb") else "Command"
+    intro = f"<p>{html.escape(part.done)} {kind}: <code>{html.escape(source)}</code>.</p>"
     if results is None:
         return (
             head
             + intro
             + f'<p class="missing"><strong>Not run yet:</strong> results/{part.results}.json '
-            f"does not exist. Run <code>notebooks/{part.notebook}</code> to fill this section.</p>"
+            f"does not exist. Run <code>{html.escape(source)}</code> to fill this section.</p>"
         )
     numbers = _table(
         ("metric", "value"), [(label, _value(results, k, f)) for k, label, f in part.metrics]
     )
     run = (
         f"<p>Run: {html.escape(str(results.get('profile', '?')))} profile on "
-        f"{html.escape(str(results.get('hardware', '?')))}; the notebook took "
-        f"{results.get('notebook_seconds', 0) / 60:.1f} min"
+        f"{html.escape(str(results.get('hardware', '?')))}; it took "
+        f"{results.get('notebook_seconds', results.get('seconds', 0)) / 60:.1f} min"
         + (f", {html.escape(results['precision'])}" if "precision" in results else "")
         + ".</p>"
     )
@@ -310,12 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshot", action="store_true", help="also save a PNG of the page")
     args = parser.parse_args(argv)
     page = build(args.root)
-    print(f"wrote {page}")
+    print(f"wrote {relative(page)}")
     if args.screenshot:
         from .browser import screenshot  # only this option needs Chromium
 
         shot = screenshot(page, page.parent.parent / "figures" / "writeup_page.png")
-        print(f"wrote {shot}")
+        print(f"wrote {relative(shot)}")
     return 0
 
 

@@ -193,16 +193,24 @@ def test_a_24_megapixel_photo_finds_its_face_at_the_right_scale(model_path):
     np.testing.assert_allclose(face.box / 8, small_face.box, atol=12)
 
 
+SHIPPED = sorted(modelfile.DEFAULT_MODEL.parent.glob("*.pt"))  # every model file in models/
+
+
+def test_the_accurate_model_is_shipped():
+    assert modelfile.DEFAULT_MODEL in SHIPPED
+
+
 @pytest.mark.parametrize("mirrored", [True, False])
-def test_the_shipped_model_reproduces_its_cards_validation_nme(data_root, mirrored):
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_the_shipped_models_reproduce_their_cards_validation_nme(data_root, mirrored, path):
     # End to end from the original images and boxes: the file, its settings and the crop
-    # and readout code must give what the notebook measured (half-precision weights aside).
+    # and readout code must give what the notebook or release measured (half precision aside).
     from helpers import geometry
     from helpers.images import read_image
 
-    card = json.loads(modelfile.card_path(modelfile.DEFAULT_MODEL).read_text())
+    card = json.loads(modelfile.card_path(path).read_text())
     expected = card["val_nme"] if mirrored else card["val_nme_without_mirrored_prediction"]
-    lm = predict.Landmarker.load(mirrored=mirrored)
+    lm = predict.Landmarker.load(path, mirrored=mirrored)
     faces = ibug.load_xml(data_root / ibug.IBUG_DIR / ibug.TRAIN_XML)
     _, val = ibug.split_by_image(faces, 0.1, seed=0)
     pred = np.concatenate(
@@ -215,8 +223,9 @@ def test_the_shipped_model_reproduces_its_cards_validation_nme(data_root, mirror
     assert abs(nme - expected) < 0.0005, (nme, expected)
 
 
-def test_the_shipped_model_fits_the_size_limit_and_ship_refuses_a_larger_one(tmp_path):
-    assert modelfile.DEFAULT_MODEL.stat().st_size <= modelfile.MAX_SHIPPED_BYTES
+def test_the_shipped_models_fit_the_size_limit_and_ship_refuses_a_larger_one(tmp_path):
+    for path in SHIPPED:
+        assert path.stat().st_size <= modelfile.MAX_SHIPPED_BYTES
     with pytest.raises(ValueError, match="over the shipped limit"):
         modelfile.ship(tmp_path / "big.pt", models.HeatmapResNet(pretrained=False), None, {})
 

@@ -4,23 +4,26 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from helpers import config, kaggle, modelfile, release
 
 
+@pytest.mark.parametrize("profile", ["quick", "fast-quick"])
 def test_the_quick_release_writes_results_figures_kaggle_and_a_verified_model(
-    data_root, tmp_path, monkeypatch
+    data_root, tmp_path, monkeypatch, profile
 ):
     monkeypatch.setenv("FKD_OUTPUT_DIR", str(tmp_path))
     monkeypatch.setenv("FKD_CACHE_DIR", str(tmp_path / "cache"))
-    cfg = replace(config.RELEASES["quick"], epochs=1, max_train_faces=16)
-    results = release.release(cfg, "quick")
-    saved = json.loads((tmp_path / "results" / "release.json").read_text())
-    assert saved["val_nme"] == results["val_nme"] > 0 and saved["profile"] == "quick"
+    cfg = replace(config.RELEASES[profile], epochs=1, max_train_faces=16)
+    results = release.release(cfg, profile)
+    saved = json.loads((tmp_path / "results" / f"{cfg.label}.json").read_text())
+    assert saved["val_nme"] == results["val_nme"] > 0 and saved["profile"] == profile
     assert set(saved["val_nme_by_subset"]) == {"afw", "helen", "lfpw"}
-    assert (tmp_path / "figures" / "release_ced.png").stat().st_size > 1000
-    points = kaggle.read_submission(tmp_path / "results" / "kaggle_submission_release.csv")
+    assert (tmp_path / "figures" / f"{cfg.label}_ced.png").stat().st_size > 1000
+    points = kaggle.read_submission(tmp_path / "results" / f"kaggle_submission_{cfg.label}.csv")
     assert points.shape == (358, 68, 2) and np.isfinite(points).all()
-    model, settings = modelfile.load_landmarker(tmp_path / "models" / "landmarks68.pt")
-    assert settings.architecture == saved["architecture"] and settings.crop_size == 64
+    model, settings = modelfile.load_landmarker(tmp_path / "models" / cfg.model_file)
+    assert settings.architecture == saved["architecture"] and settings.crop_size == cfg.crop_size
+    assert (tmp_path / "models" / cfg.model_file).with_suffix(".onnx").is_file()  # exported
     assert list(tmp_path.glob("cache/release_*.pt"))  # the checkpoint a rerun resumes from

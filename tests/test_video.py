@@ -63,7 +63,7 @@ def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_cli
     assert len(frames) == 20 and frames[0][0].shape == (480, 640, 3)
     assert frames[1][1] == pytest.approx(1 / clip.FPS, abs=1e-3)
     out, points = tmp_path / "out.mp4", tmp_path / "points.csv"
-    assert video.main([str(source), "--out", str(out), "--csv", str(points), "--fast"]) == 0
+    assert video.main([str(source), "--out", str(out), "--csv", str(points), "--no-mirror"]) == 0
     assert len(list(video.read_frames(out))) == 20
     rows = list(csv.reader(points.open()))
     assert len(rows) == 21 and len(rows[1]) == 3 + 136 and rows[1][2] == "1"  # detected first

@@ -32,7 +32,7 @@ def fake_root(tmp_path):
 def test_numbers_come_from_results_and_missing_parts_say_not_run(fake_root):
     page = writeup.build(fake_root).read_text()
     assert "12.35 px" in page and "quick profile on CPU test" in page
-    assert page.count("Not run yet") == 3  # parts 2, 3 and 4 have no results
+    assert page.count("Not run yet") == 4  # parts 2 to 5 have no results
     assert '<img src="../figures/01_nose_loss.png"' in page
     assert "01_nose_samples.png was not produced" in page  # listed, absent: said, not broken
     assert "<th>layer</th>" in page and "features.0" in page  # the model summary
