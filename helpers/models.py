@@ -120,11 +120,12 @@ def double_conv(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class UpBlock(nn.Module):
-    """Upsample x2, concatenate the encoder's skip at that resolution, then double_conv."""
+    """Upsample x2, concatenate the encoder's skip at that resolution, then `conv` (two 3x3
+    convs by default; FastNet uses one depthwise-separable block)."""
 
-    def __init__(self, c_in: int, c_skip: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_skip: int, c_out: int, conv=None) -> None:
         super().__init__()
-        self.conv = double_conv(c_in + c_skip, c_out)
+        self.conv = (conv or double_conv)(c_in + c_skip, c_out)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
@@ -178,6 +179,19 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+def ladder(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The encoder-decoder pass of HeatmapResNet and FastNet: stem, stages (each output kept
+    as a skip), then up-blocks from the deepest stage back, each joining the next skip."""
+    x, skips = model.stem(x), []
+    for stage in model.stages:
+        x = stage(x)
+        skips.append(x)
+    x = skips.pop()
+    for block in model.up:
+        x = block(x, skips.pop())
+    return model.head(x)
+
+
 class HeatmapResNet(nn.Module):
     """Part 4 on 300-W: ResNet18's stages as the encoder, and a decoder that climbs from
     stride 32 back to stride 4 with the stage outputs as skips (UNet-style), one map per point."""
@@ -204,14 +218,7 @@ class HeatmapResNet(nn.Module):
         self.head = nn.Conv2d(width, num_points, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, skips = self.stem(x), []
-        for stage in self.stages:
-            x = stage(x)
-            skips.append(x)
-        x = skips.pop()
-        for block in self.up:
-            x = block(x, skips.pop())
-        return self.head(x)
+        return ladder(self, x)
 
 
 def _resnet18(pretrained: bool) -> tuple[nn.Module, bool]:
@@ -297,22 +304,13 @@ class FastNet(nn.Module):
             c_in = c_out
         self.stages = nn.ModuleList(stages)
         self.up = nn.ModuleList(
-            separable(widths[i + 1] + widths[i], widths[i])
+            UpBlock(widths[i + 1], widths[i], widths[i], conv=separable)
             for i in reversed(range(len(blocks) - 1))
         )
         self.head = nn.Conv2d(widths[0], num_points, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, skips = self.stem(x), []
-        for stage in self.stages:
-            x = stage(x)
-            skips.append(x)
-        x = skips.pop()
-        for block in self.up:
-            skip = skips.pop()
-            x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="bilinear")
-            x = block(torch.cat([x, skip], dim=1))
-        return self.head(x)
+        return ladder(self, x)
 
 
 def start_at_mean(layer: nn.Linear, mean_target: torch.Tensor) -> None:
