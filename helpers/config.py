@@ -167,9 +167,10 @@ RELEASES: dict[str, ReleaseConfig] = {
     # A minute on two CPU cores: the same code path, for tests and a first look.
     "quick": ReleaseConfig(width=4, depth=2, crop_size=64, epochs=2, max_train_faces=32),
     # The fast model (issue 19): FastNet distilled from the shipped model, at its crop size.
-    # Width 16, blocks (2, 2, 4): the one size that `benchmark --candidates` timed under dlib's
-    # 3.9 ms/face on the 2-core EPYC (1.9 ms on ONNX Runtime; widths 24-48 with blocks
-    # (2, 3, 6): 5.5-8.1 ms, the shipped UNet 8.1 ms). Its accuracy is not measured yet.
+    # Width 16, blocks (2, 2, 4): of the sizes `benchmark --candidates` timed on a 2-core EPYC
+    # with AVX-512, the one under the 3.9 ms/face dlib's predictor took in issue 19's run (an
+    # AVX2 EPYC: another machine): 1.9 ms on ONNX Runtime; widths 24-48 with blocks (2, 3, 6)
+    # took 5.5-8.1 ms, the shipped UNet 8.1 ms. Its accuracy is not measured yet.
     "fast": ReleaseConfig(
         "FastNet",
         16,
