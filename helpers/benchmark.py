@@ -184,9 +184,9 @@ def interleaved(timers: dict[str, Callable[[], float]], rounds: int = ROUNDS) ->
 DLIB_ROW = "dlib 68-point shape predictor"
 
 
-def batch1_timers(model_paths: list[Path]) -> dict[str, Callable[[], float]]:
-    """A timer (ms/face at batch 1) per row: dlib's predictor when installed, then each model
-    on torch and ONNX Runtime, without and with the mirror."""
+def batch1_timers(loaded: dict[Path, tuple]) -> dict[str, Callable[[], float]]:
+    """A timer (ms/face at batch 1) per row: dlib's predictor when installed, then each loaded
+    model ({path: (model, settings)}) on torch and ONNX Runtime, without and with the mirror."""
     timers = {}
     predictor = baseline.dlib_predictor()
     if predictor is None:
@@ -195,8 +195,7 @@ def batch1_timers(model_paths: list[Path]) -> dict[str, Callable[[], float]]:
         faces = ibug.load_xml(dataset_dir(ibug.IBUG_DIR) / ibug.TRAIN_XML)[:20]
         samples = [(read_photo(f.image_path), f.box) for f in faces]
         timers[DLIB_ROW] = partial(baseline.dlib_ms_per_face, predictor, samples, 10)
-    for path in model_paths:
-        model, settings = load_landmarker(path)
+    for path, (model, settings) in loaded.items():
         nets = {"torch": model, "onnxruntime": onnx_or_none(path, model)}
         for name, net in nets.items():
             for mirrored in (False, True):
@@ -210,14 +209,14 @@ def inference(model_paths: list[Path]) -> None:
     """Print ms/face of dlib's predictor and of each model (batch 1, interleaved rounds, as a
     ratio to dlib's), batch-32 throughput, and the detector's recall and ms/image."""
     print(f"on {hardware()}, float32")
-    medians = interleaved(batch1_timers(model_paths))
+    loaded = {path: load_landmarker(path) for path in model_paths}  # each file read once
+    medians = interleaved(batch1_timers(loaded))
     dlib_ms = medians.get(DLIB_ROW)
     print(f"batch 1, ms/face: the median of each row's {ROUNDS} interleaved rounds")
     for row, ms in medians.items():
         ratio = f"  {ms / dlib_ms:5.2f}x dlib's predictor" if dlib_ms else ""
         print(f"  {row:44s} {ms:7.2f}{ratio}")
-    for path in model_paths:
-        model, settings = load_landmarker(path)
+    for path, (model, settings) in loaded.items():
         for name, net in {"torch": model, "onnxruntime": onnx_or_none(path, model)}.items():
             if net is not None:
                 plain = ms_per_face(net, settings, 32, False, 5)
@@ -225,7 +224,8 @@ def inference(model_paths: list[Path]) -> None:
                 print(
                     f"  {path.name}, {name}, batch 32: {plain:.2f} ms/face, {mirrored:.2f} mirrored"
                 )
-    calibration = load_landmarker(DEFAULT_MODEL)[1].detector_calibration
+    shipped = loaded.get(DEFAULT_MODEL) or load_landmarker(DEFAULT_MODEL)
+    calibration = shipped[1].detector_calibration
     xml = dataset_dir(ibug.IBUG_DIR) / ibug.TEST_XML
     counts, ms = detector_recall(xml, calibration)
     found, total = (sum(c[i] for c in counts.values()) for i in (0, 1))
