@@ -57,6 +57,8 @@ class Augment:
     translate: float = 0.08
     scale: tuple[float, float] = (0.9, 1.1)
     jitter: float = 0.3
+    occlude: float = 0.0
+    blur: float = 0.0
 
     def __post_init__(self) -> None:
         self.affine = v2.RandomAffine(
@@ -65,11 +67,18 @@ class Augment:
         j = self.jitter
         self.color = v2.ColorJitter(brightness=j, contrast=j, saturation=j)
         self.gray_color = v2.ColorJitter(brightness=j, contrast=j)
+        # A patch over 2-15% of the crop (a hand, a microphone, hair). RandomErasing fills it
+        # with standard-normal floats, which the uint8 crop truncates: 0-2, and 253-255 where
+        # negatives wrap as they do on x86 (ARM saturates them to 0), so a dark patch with
+        # bright specks. The release model was trained so; a new recipe should draw uint8 noise.
+        self.patch = v2.RandomErasing(p=1.0, scale=(0.02, 0.15), value="random")
+        self.blurring = v2.GaussianBlur(5, sigma=(0.3, 1.5))
 
     @classmethod
     def of(cls, perm: np.ndarray, ranges: AugmentConfig) -> Augment:
         """The augmentation with a profile's ranges (helpers.config.AugmentConfig)."""
-        return cls(perm, 0.5, ranges.degrees, ranges.translate, ranges.scale, ranges.jitter)
+        r = ranges
+        return cls(perm, 0.5, r.degrees, r.translate, r.scale, r.jitter, r.occlude, r.blur)
 
     def __call__(self, image: torch.Tensor, points: torch.Tensor):
         """One random augmentation of an (image, points) pair."""
@@ -78,4 +87,8 @@ class Augment:
         height, width = image.shape[-2:]
         image, kp = self.affine(image, to_tv(points, height, width))
         image = self.color(image) if image.shape[0] == 3 else self.gray_color(image)
+        if self.blur and torch.rand(()) < self.blur:  # no draw at 0: older streams unchanged
+            image = self.blurring(image)
+        if self.occlude and torch.rand(()) < self.occlude:
+            image = self.patch(image)
         return image, from_tv(kp)

@@ -51,6 +51,18 @@ def ibug_card(
     }
 
 
+def compared(others: Mapping[str, IbugScores]) -> dict:
+    """Other models' scores on the same validation faces, for a card to show beside its own."""
+    return {
+        name: {
+            "val_nme": round(s.mean, 5),
+            "val_auc8": round(s.auc8, 4),
+            "val_failure8": round(s.failure8, 4),
+        }
+        for name, s in others.items()
+    }
+
+
 def best_shippable(candidates: Mapping[str, tuple[nn.Module, float]]) -> str:
     """The name of the candidate (model, validation NME) with the lowest NME among those whose
     weights fit the shipped-file limit."""

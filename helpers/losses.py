@@ -26,17 +26,28 @@ class HeatmapLoss(nn.Module):
     kind: 'integral' (L1 between the soft-argmax and the point, in fractions like Part 3's
     L1), 'mse' (squared error to Gaussian targets, foreground pixels weighted x10) or
     'awing' (Adaptive Wing to Gaussian targets, same weighting). Targets are rendered by the
-    codec on the maps' device.
+    codec on the maps' device. point_weights (K,) scale each point's maps (for example more
+    weight on the face outline), normalised to a mean of 1 so the loss keeps its scale.
     """
 
     KINDS = ("integral", "mse", "awing")
 
-    def __init__(self, kind: str = "awing", sigma: float = 1.5, foreground_weight: float = 10.0):
+    def __init__(
+        self,
+        kind: str = "awing",
+        sigma: float = 1.5,
+        foreground_weight: float = 10.0,
+        point_weights: torch.Tensor | None = None,
+    ):
         super().__init__()
         if kind not in self.KINDS:
             raise ValueError(f"unknown heatmap loss {kind!r}; choose one of {self.KINDS}")
+        if point_weights is not None and kind == "integral":
+            raise ValueError("point_weights apply to the map losses (mse, awing), not integral")
         self.kind, self.weight = kind, foreground_weight
         self.codec = HeatmapCodec(sigma, integral=kind == "integral")
+        weights = None if point_weights is None else point_weights / point_weights.mean()
+        self.register_buffer("point_weights", weights, persistent=False)
 
     @property
     def readout(self) -> str:
@@ -53,5 +64,7 @@ class HeatmapLoss(nn.Module):
         """The loss to goal maps (Gaussian targets, or a teacher's maps), foreground pixels
         (goal > 0.2) weighted; 'mse' or 'awing' per pixel."""
         weight = 1 + self.weight * (goal > 0.2)
+        if self.point_weights is not None:
+            weight = weight * self.point_weights.to(maps.device)[:, None, None]
         per_pixel = (maps - goal) ** 2 if self.kind == "mse" else adaptive_wing(maps, goal)
         return (weight * per_pixel).mean()

@@ -186,6 +186,33 @@ def plot_ced(curves: Mapping[str, np.ndarray], limit: float = 0.08):
     return fig
 
 
+def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
+    """The names whose (cost, error) no other point beats on both, cheapest first."""
+    front = [
+        a
+        for a, (ca, ea) in points.items()
+        if not any(cb <= ca and eb <= ea and (cb, eb) != (ca, ea) for cb, eb in points.values())
+    ]
+    return sorted(front, key=lambda name: points[name][0])
+
+
+def plot_pareto(points: Mapping[str, tuple[float, float]], limit: float | None = None):
+    """Error against cost for named candidates (cost, error), the Pareto front joined, and
+    a cost limit as a dashed line."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name, (cost, error) in points.items():
+        ax.plot(cost, error, "o", color="tab:blue")
+        ax.annotate(name, (cost, error), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    front = pareto_front(points)
+    ax.plot(*zip(*(points[n] for n in front), strict=True), "-", color="tab:orange", zorder=0)
+    if limit is not None:
+        ax.axvline(limit, ls="--", color="gray", label=f"limit {limit:g}")
+        ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def show_filters(weight: torch.Tensor, ncols: int = 8):
     """Conv filters (out, in, kh, kw) as a grid of images, each scaled on its own."""
     weight = weight.detach().cpu().float().mean(dim=1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import sys
 import time
@@ -34,7 +35,6 @@ from . import (
     distil,
     evaluate,
     kaggle,
-    losses,
     models,
     plots,
     precision,
@@ -42,21 +42,11 @@ from . import (
 from .detect import calibrate_on
 from .download import sha256_of
 from .export import export
-from .ibug import NUM_POINTS
-from .ibug_prep import prepare
 from .images import read_image
-from .modelfile import DEFAULT_MODEL, load_landmarker, ship
+from .modelfile import DEFAULT_MODEL, card_path, load_landmarker, ship
+from .recipes import recipe_data, recipe_loss, student_builder
 from .studies import trial
 from .train import checkpoint_path
-
-
-def student_builder(cfg: config.ReleaseConfig):
-    """A builder of the recipe's fresh network."""
-    if cfg.architecture == "UNet":
-        return partial(models.UNet, NUM_POINTS, 3, cfg.width, depth=cfg.depth, stride=cfg.stride)
-    if cfg.architecture == "FastNet":
-        return partial(models.FastNet, NUM_POINTS, 3, cfg.width, tuple(cfg.blocks))
-    raise ValueError(f"unknown release architecture {cfg.architecture!r}")
 
 
 def onnx_speed(path: Path, model, settings) -> float | None:
@@ -70,10 +60,15 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
     start = time.perf_counter()
     prec = precision.choose(cfg.precision)
     print(f"release ({name}): {cfg}\non {config.hardware()}, {prec.name} ({prec.reason})")
-    ibug_cfg = config.IbugConfig(crop_size=cfg.crop_size, augmentation=cfg.augmentation)
-    data = prepare(ibug_cfg, cfg.max_train_faces)
-    loss = losses.HeatmapLoss(cfg.loss, cfg.sigma)
+    data, loss = recipe_data(cfg), recipe_loss(cfg)
     shipped_model, shipped_settings = load_landmarker(DEFAULT_MODEL)
+    shipped_card = json.loads(card_path(DEFAULT_MODEL).read_text())  # what it is compared with
+    shipped_before = {
+        "file": config.relative(DEFAULT_MODEL),
+        "sha256": sha256_of(DEFAULT_MODEL),
+        "model": shipped_card.get("model"),
+        "notebook": shipped_card.get("notebook"),
+    }
     build, train_loss, run_settings = student_builder(cfg), loss, {"profile": name, **asdict(cfg)}
     if cfg.distill:  # the shipped model teaches; it must read the same crops the same way
         same = (shipped_settings.crop_size, shipped_settings.in_channels, shipped_settings.readout)
@@ -115,12 +110,20 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         f"torch); the shipped model: {shipped_speed:.2f} without the mirror, in the same run"
     )
 
-    shipped_points = points(shipped_model, readout=shipped_settings.readout, perm=data.perm)[0]
+    own = (
+        data
+        if data.size == shipped_settings.crop_size
+        else data.at_size(shipped_settings.crop_size)
+    )
+    shipped_on = partial(evaluate.crop_points, shipped_model, own.val, own.val_squares)
+    shipped_points = shipped_on(shipped_settings.readout, data.perm)[0]  # at its own crop size
     shipped, regression = score(shipped_points), score(evaluate.part3_points(data.val_faces)[0])
-    shipped_plain = score(points(shipped_model, readout=shipped_settings.readout)[0])
-    curves = {"Part 3 regression": regression.nme, "shipped model": shipped.nme}
+    shipped_plain = score(shipped_on(shipped_settings.readout)[0])
+    before = f"{DEFAULT_MODEL.name} before this run ({shipped_settings.architecture['name']})"
+    curves = {"Part 3 regression": regression.nme, before: shipped.nme}
     fig = plots.plot_ced({**curves, f"{cfg.label} ({name})": scores.nme})
-    print(plots.save_figure(fig, f"{cfg.label}_ced"))
+    ced_figure = plots.save_figure(fig, f"{cfg.label}_ced")
+    print(ced_figure)
     fig = plots.plot_losses(run.history, f"{cfg.label} {cfg.architecture}", cfg.loss)
     print(plots.save_figure(fig, f"{cfg.label}_loss"))
 
@@ -149,6 +152,10 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         run.history.seconds,
         False,
     )
+    card["compared_on_the_same_faces"] = cards.compared(
+        {before: shipped, "Part 3 regression": regression}
+    )
+    card["ced_figure"] = ced_figure
     shipped_onnx = onnx_speed(DEFAULT_MODEL, shipped_model, shipped_settings)  # before ship
     target = config.models_dir() / cfg.model_file
     shipped_now = ship(target, model, settings, card)
@@ -163,6 +170,7 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
     results = {
         **scores.as_dict(),
         "val_nme_without_mirrored_prediction": round(plain.mean, 5),
+        "shipped_before": shipped_before,  # a rerun after shipping compares with itself
         "shipped_val_nme": round(shipped.mean, 5),
         "shipped_val_nme_without_mirrored_prediction": round(shipped_plain.mean, 5),
         "regression_val_nme": round(regression.mean, 5),
@@ -182,6 +190,11 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         **prec.as_dict(),
         "settings": asdict(cfg),
         "profile": name,
+        # per validation face, for the CED plots of notebook 5, the README and the write-up
+        "val_nme_per_face": {
+            label: [round(float(v), 5) for v in nme]
+            for label, nme in {**curves, cfg.label: scores.nme}.items()
+        },
     }
     print(plots.save_results(cfg.label, results))
     return results

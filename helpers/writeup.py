@@ -156,7 +156,8 @@ PARTS: tuple[Part, ...] = (
         "are compared: ResNet18 with a UNet-style decoder back to stride 4, and the small UNet "
         "one level deeper; the better one makes the Kaggle file "
         "(results/kaggle_submission_heatmap.csv), and the better one under 25 MB ships as "
-        "models/landmarks68.pt. The loss (Adaptive Wing) was chosen by a measured comparison "
+        "models/landmarks68.pt (until Part 5's release model beat it). The loss (Adaptive "
+        "Wing) was chosen by a measured comparison "
         "with foreground-weighted MSE and soft-argmax L1. Same splits, seeds and augmentation "
         "as Parts 1-3.",
         (
@@ -185,6 +186,37 @@ PARTS: tuple[Part, ...] = (
     ),
     Part(
         5,
+        "A release model, from a measured recipe study",
+        "05_release.ipynb",
+        "release",
+        "Candidate recipes for the shipped 300-W model (stronger augmentation, more weight on "
+        "the face outline, a deeper or wider UNet, larger crops) trained from one seed for the "
+        "same wall-clock time and scored on Parts 3 and 4's validation faces, with their cost "
+        "per face and the Pareto front (python -m helpers.recipe_study). The chosen recipe then "
+        "trains in one long, resumable release run (python -m helpers.release, make release), "
+        "which ships models/landmarks68.pt only if it beats the model shipped before it, and "
+        "writes results/kaggle_submission_release.csv.",
+        (
+            ("val_nme", "300-W validation NME (mirrored prediction)", "pct"),
+            ("val_auc8", "300-W AUC@8%", "num"),
+            ("val_failure8", "300-W failure rate @8%", "pct"),
+            ("val_nme_without_mirrored_prediction", "the same without the mirror", "pct"),
+            ("shipped_val_nme", "the model shipped before it (Part 4's UNet), same faces", "pct"),
+            ("regression_val_nme", "Part 3's regression, same faces", "pct"),
+            ("ms_per_face_batch1", "ms per face, torch, batch 1, no mirror", "num"),
+            ("onnx_ms_per_face_batch1", "ms per face, ONNX Runtime, batch 1, no mirror", "num"),
+            ("parameters", "parameters", "int"),
+        ),
+        (
+            ("05_recipe_study", "Candidate recipes at equal time: NME against ms/face."),
+            ("05_release_ced", "Cumulative error distribution: release, Part 4's UNet, Part 3."),
+            ("05_release_pareto", "The release model beside the study's candidates."),
+            ("release_loss", "Training and validation loss of the release run."),
+        ),
+        _release_model,
+    ),
+    Part(
+        6,
         "The fast model, distilled from the shipped one",
         "python -m helpers.release --profile fast",
         "fast",
@@ -246,7 +278,9 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 
 
 def _value(results: dict, key: str, fmt: str) -> str:
-    return FORMATS[fmt](results[key]) if key in results else "not reported"
+    if key not in results:
+        return "not reported"
+    return "not measured" if results[key] is None else FORMATS[fmt](results[key])
 
 
 def _figure(root: Path, name: str, caption: str) -> str:

@@ -66,3 +66,29 @@ def test_imm_mirror_permutation(data_root):
     flipped = geometry.mirror_points(mean, 640)[perm]
     centred = lambda s: s - s.mean(0)  # noqa: E731
     assert np.abs(centred(flipped) - centred(mean)).max() < 8.0
+
+
+def test_occlusion_and_blur_change_the_image_and_leave_the_points():
+    still = dict(flip_p=0.0, degrees=0.0, translate=0.0, scale=(1.0, 1.0), jitter=0.0)
+    image, point = blob_image((40.0, 30.0)), torch.tensor([[40.0, 30.0]])
+    for kind in ("occlude", "blur"):
+        torch.manual_seed(0)
+        out, moved = augment.Augment(np.array([0]), **still, **{kind: 1.0})(image, point)
+        assert out.dtype == image.dtype and out.shape == image.shape
+        assert not torch.equal(out, image), kind  # each changes the image on its own
+        torch.testing.assert_close(moved, point, atol=1e-3, rtol=0)  # and moves no point
+
+
+def test_without_occlusion_and_blur_the_random_stream_is_the_one_before_them():
+    aug = augment.Augment(np.array([0]))
+    image, point = blob_image((40.0, 30.0)), torch.tensor([[40.0, 30.0]])
+    torch.manual_seed(0)
+    out, moved = aug(image, point)
+    after = torch.get_rng_state()
+    torch.manual_seed(0)  # the draws of the augmentation as it was before occlude and blur
+    if torch.rand(()) < aug.flip_p:
+        image, point = augment.hflip(image, point, aug.perm)
+    old, kp = aug.affine(image, augment.to_tv(point, *image.shape[-2:]))
+    old = aug.color(old)
+    assert torch.equal(after, torch.get_rng_state())
+    assert torch.equal(out, old) and torch.equal(moved, augment.from_tv(kp))

@@ -142,3 +142,18 @@ def test_the_integral_display_is_a_softmax_over_the_whole_map():
 def test_the_codec_renders_targets_on_their_own_device():
     target = torch.rand(1, 4, 2, device="meta")
     assert heatmaps.HeatmapCodec().encode(target, MAP).device.type == "meta"
+
+
+def test_point_weights_scale_each_points_share_of_the_loss_at_a_mean_of_one():
+    torch.manual_seed(0)
+    target = torch.rand(2, 4, 2) * 0.8 + 0.1
+    perfect = heatmaps.render(heatmaps.fractions_to_map(target, MAP), MAP, 1.5)
+    wrong_first = perfect.clone()
+    wrong_first[:, 0] = perfect[:, 0].roll(3, dims=-1)  # only point 0 is off
+    plain = losses.HeatmapLoss("awing", 1.5)
+    weighted = losses.HeatmapLoss("awing", 1.5, point_weights=torch.tensor([3.0, 1.0, 1.0, 1.0]))
+    # point 0 weighs 3 / mean(3, 1, 1, 1) = 2 against plain's 1
+    torch.testing.assert_close(weighted(wrong_first, target), 2 * plain(wrong_first, target))
+    assert weighted(perfect, target) < 1e-6
+    with pytest.raises(ValueError, match="not integral"):
+        losses.HeatmapLoss("integral", point_weights=torch.ones(4))

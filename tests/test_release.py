@@ -20,6 +20,12 @@ def test_the_quick_release_writes_results_figures_kaggle_and_a_verified_model(
     saved = json.loads((tmp_path / "results" / f"{cfg.label}.json").read_text())
     assert saved["val_nme"] == results["val_nme"] > 0 and saved["profile"] == profile
     assert set(saved["val_nme_by_subset"]) == {"afw", "helen", "lfpw"}
+    # the model shipped before is scored at its own crop size (128 px), not the recipe's 64
+    assert saved["shipped_val_nme"] < 0.06
+    assert set(saved["val_nme_per_face"]) >= {"Part 3 regression", cfg.label}
+    assert all(len(v) == 221 for v in saved["val_nme_per_face"].values())
+    card = json.loads((tmp_path / "models" / cfg.model_file).with_suffix(".json").read_text())
+    assert card["compared_on_the_same_faces"]["Part 3 regression"]["val_nme"] < 0.06
     assert (tmp_path / "figures" / f"{cfg.label}_ced.png").stat().st_size > 1000
     points = kaggle.read_submission(tmp_path / "results" / f"kaggle_submission_{cfg.label}.csv")
     assert points.shape == (358, 68, 2) and np.isfinite(points).all()

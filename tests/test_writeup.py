@@ -32,11 +32,18 @@ def fake_root(tmp_path):
 def test_numbers_come_from_results_and_missing_parts_say_not_run(fake_root):
     page = writeup.build(fake_root).read_text()
     assert "12.35 px" in page and "quick profile on CPU test" in page
-    assert page.count("Not run yet") == 4  # parts 2 to 5 have no results
+    assert page.count("Not run yet") == len(writeup.PARTS) - 1  # only part 1 has results
     assert '<img src="../figures/01_nose_loss.png"' in page
     assert "01_nose_samples.png was not produced" in page  # listed, absent: said, not broken
     assert "<th>layer</th>" in page and "features.0" in page  # the model summary
     assert "http" not in page.lower()  # nothing to fetch: opens offline
+
+
+def test_a_value_a_run_could_not_measure_says_so(fake_root):
+    unet = {"name": "UNet", "num_points": 68, "in_channels": 3, "width": 4, "depth": 2, "stride": 4}
+    release = {"onnx_ms_per_face_batch1": None, "architecture": unet, "settings": {"crop_size": 32}}
+    (fake_root / "results" / "release.json").write_text(json.dumps(release))
+    assert "not measured" in writeup.build(fake_root).read_text()
 
 
 def test_committed_page_is_rebuilt_from_committed_results(tmp_path):

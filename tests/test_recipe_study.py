@@ -1,0 +1,82 @@
+"""The recipe study: its Pareto front, and the quick study end to end with its resume."""
+
+import json
+
+import pytest
+import torch
+
+from helpers import config, plots, recipe_study
+from helpers.recipes import student_builder
+
+
+def untimed(entries: dict) -> dict:
+    """Study entries without their timing, which every run measures again."""
+    timing = "ms_per_face_batch1"
+    return {name: {k: v for k, v in e.items() if k != timing} for name, e in entries.items()}
+
+
+def test_the_pareto_front_keeps_only_points_that_nothing_beats_on_both_axes():
+    points = {"cheap": (1.0, 5.0), "good": (9.0, 3.0), "worse": (9.5, 4.0), "mid": (4.0, 4.0)}
+    assert plots.pareto_front(points) == ["cheap", "mid", "good"]
+    assert plots.pareto_front({"a": (1.0, 1.0), "b": (1.0, 1.0)}) == ["a", "b"]  # ties both stay
+
+
+def test_the_quick_study_scores_every_candidate_and_a_rerun_keeps_them(
+    data_root, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("FKD_OUTPUT_DIR", str(tmp_path))
+    entries = recipe_study.study("quick")
+    assert set(entries) == set(config.RECIPE_STUDIES["quick"])
+    for entry in entries.values():
+        assert 0 < entry["val_nme"] and entry["ms_per_face_batch1"] > 0 and entry["passes"] >= 1
+        assert set(entry["val_nme_by_subset"]) == {"afw", "helen", "lfpw"}
+    saved = json.loads((tmp_path / "results" / "recipe_study.json").read_text())
+    assert saved["candidates"] == json.loads(json.dumps(entries))
+    assert saved["front"] and set(saved["front"]) <= set(entries)
+    capsys.readouterr()
+    again = recipe_study.study("quick")  # nothing trained again; only timed again
+    assert capsys.readouterr().out.count("kept from") == len(entries)
+    assert untimed(again) == untimed(saved["candidates"])
+
+
+def test_a_study_killed_while_rerunning_one_candidate_keeps_the_others(tmp_path, monkeypatch):
+    monkeypatch.setenv("FKD_OUTPUT_DIR", str(tmp_path))
+    (tmp_path / "results").mkdir()
+    names = list(config.RECIPE_STUDIES["quick"])
+    cfg = config.RECIPE_STUDIES["quick"][names[1]]
+    settings = json.loads(json.dumps(config.asdict(cfg)))
+    kept = {"settings": settings, "seconds": 3.0, "hardware": config.hardware(), "val_nme": 1}
+    path = tmp_path / "results" / "recipe_study.json"
+    path.write_text(json.dumps({"profile": "quick", "candidates": {names[1]: kept}}))
+
+    def first_then_killed(name, *args):
+        if name != names[0]:
+            raise KeyboardInterrupt
+        return {"val_nme": 2}
+
+    monkeypatch.setattr(recipe_study, "recipe_data", lambda cfg: None)
+    monkeypatch.setattr(recipe_study, "run_candidate", first_then_killed)
+    monkeypatch.setitem(config.RECIPE_STUDIES["quick"], names[1], config.replace(cfg, lr=0.5))
+    with pytest.raises(KeyboardInterrupt):
+        recipe_study.study("quick")  # the first trains, then the changed second is killed
+    saved = json.loads(path.read_text())["candidates"]
+    assert saved == {names[1]: kept, names[0]: {"val_nme": 2}}
+
+
+def test_a_changed_recipe_or_budget_is_not_kept():
+    cfg = config.RECIPE_STUDIES["quick"]["shipped recipe"]
+    settings = json.loads(json.dumps(config.asdict(cfg)))
+    entry = {"settings": settings, "seconds": 3.0, "hardware": config.hardware()}
+    assert recipe_study.same_recipe(entry, cfg, 3.0)
+    assert not recipe_study.same_recipe(entry, cfg, 4.0)
+    assert not recipe_study.same_recipe(entry, config.replace(cfg, jaw_weight=2.0), 3.0)
+    assert not recipe_study.same_recipe({**entry, "hardware": "another CPU"}, cfg, 3.0)
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_every_candidate_builds_a_network_with_maps_at_stride_4(profile):
+    for cfg in config.RECIPE_STUDIES[profile].values():
+        net = student_builder(cfg)().eval()
+        with torch.no_grad():
+            maps = net(torch.zeros(1, 3, cfg.crop_size, cfg.crop_size))
+        assert maps.shape[-1] == cfg.crop_size // 4
