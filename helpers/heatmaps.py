@@ -69,17 +69,17 @@ def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, 
     """
     height, width = maps.shape[-2:]
     flat = maps.flatten(-2)
-    peak = flat.argmax(-1)
+    top, peak = flat.max(-1)
     px, py = peak % width, peak // width
-    logs = maps.clamp(min=eps).log().flatten(-2)
     cx, cy = px.clamp(1, width - 2), py.clamp(1, height - 2)  # stencil centres, inside the map
 
     def sample(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return logs.gather(-1, (y * width + x)[..., None])[..., 0]
+        """The log heatmap at (x, y): taken of the few samples only, not of the whole map."""
+        return flat.gather(-1, (y * width + x)[..., None])[..., 0].clamp(min=eps).log()
 
     x = cx + _vertex(sample(cx - 1, py), sample(cx, py), sample(cx + 1, py))
     y = cy + _vertex(sample(px, cy - 1), sample(px, cy), sample(px, cy + 1))
-    confidence = flat.max(-1).values - flat.median(-1).values
+    confidence = top - flat.median(-1).values
     return torch.stack([x, y], dim=-1).float(), confidence
 
 

@@ -37,8 +37,10 @@ COST_LIMIT_MS = 10.0  # issue 18: the shipped model's ms/face at batch 1, no mir
 
 def same_recipe(entry: dict, cfg: config.ReleaseConfig, seconds: float) -> bool:
     """Whether a saved entry was run with this recipe and budget on this machine: equal time
-    means equal work only on one machine (JSON turns tuples to lists)."""
-    saved = json.dumps(entry.get("settings"), sort_keys=True)
+    means equal work only on one machine (JSON turns tuples to lists). A setting added to
+    ReleaseConfig after the entry was saved counts at its default, which changes nothing."""
+    defaults = asdict(config.ReleaseConfig())
+    saved = json.dumps({**defaults, **(entry.get("settings") or {})}, sort_keys=True)
     same = saved == json.dumps(asdict(cfg), sort_keys=True) and entry.get("seconds") == seconds
     return same and entry.get("hardware") == config.hardware()
 

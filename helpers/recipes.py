@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+from torch import nn
 
 from . import models
 from .config import IbugConfig, ReleaseConfig
@@ -21,6 +22,19 @@ def student_builder(cfg: ReleaseConfig):
     if cfg.architecture == "FastNet":
         return partial(models.FastNet, NUM_POINTS, 3, cfg.width, tuple(cfg.blocks))
     raise ValueError(f"unknown release architecture {cfg.architecture!r}")
+
+
+def warm_start(build, model: nn.Module):
+    """A builder of the recipe's network that starts from `model`'s weights (the same
+    network: a mismatch fails loudly in load_state_dict)."""
+    weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def build_warm() -> nn.Module:
+        fresh = build()
+        fresh.load_state_dict(weights)
+        return fresh
+
+    return build_warm
 
 
 def recipe_loss(cfg: ReleaseConfig) -> HeatmapLoss:

@@ -1,18 +1,18 @@
 """The release training runs of the shipped 300-W landmark models: one command, resumable.
 
-Usage: python -m helpers.release [--profile full|quick|fast|fast-quick] [--out DIR]
+Usage: python -m helpers.release [--profile full|refine|fast|quick|fast-quick] [--out DIR]
 
 Trains config.RELEASES[profile] on the 300-W training split of notebooks 3 and 4 (the same 221
 validation faces), with a checkpoint after every epoch: killed at any point, the same command
 resumes and ends with the same result. `fast` trains the fast model (FastNet) with the shipped
-model as its teacher (helpers.distil). Then it scores the model on validation (NME, AUC@8%,
-failure rate, by group and subset, with and without the mirror), times it beside the shipped
-model (ms/face, batch 1, float32, torch and ONNX Runtime), and writes, under DIR (the
-repository for full and fast, runs/release-<profile> otherwise): results/<label>.json,
-figures/<label>_ced.png (beside the shipped model and Part 3's regression) and
-figures/<label>_loss.png, results/kaggle_submission_<label>.csv, and the model with its card
-and ONNX export through modelfile.ship, which replaces models/<model_file> only if better.
-"""
+model as its teacher (helpers.distil); `refine` trains on from the shipped model's weights.
+Then it scores the model on validation (NME, AUC@8%, failure rate, by group and subset, with
+and without the mirror), times it beside the shipped model (ms/face, batch 1, float32, torch
+and ONNX Runtime), and writes, under DIR (the repository for full, refine and fast,
+runs/release-<profile> otherwise): results/<label>.json, figures/<label>_ced.png (beside the
+shipped model and Part 3's regression) and figures/<label>_loss.png,
+results/kaggle_submission_<label>.csv, and the model with its card and ONNX export through
+modelfile.ship, which replaces models/<model_file> only if better."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ from .detect import calibrate_on
 from .download import sha256_of
 from .export import export
 from .images import read_image
-from .modelfile import DEFAULT_MODEL, card_path, load_landmarker, ship
-from .recipes import recipe_data, recipe_loss, student_builder
+from .modelfile import DEFAULT_MODEL, FAST_MODEL, card_path, load_landmarker, ship
+from .recipes import recipe_data, recipe_loss, student_builder, warm_start
 from .studies import trial
 from .train import checkpoint_path
 
@@ -70,13 +70,16 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         "notebook": shipped_card.get("notebook"),
     }
     build, train_loss, run_settings = student_builder(cfg), loss, {"profile": name, **asdict(cfg)}
+    if cfg.from_shipped:  # refine the shipped model: the same network, its weights to start
+        build = warm_start(build, shipped_model)
+        run_settings["start_sha256"] = shipped_before["sha256"]  # new weights: a new run
     if cfg.distill:  # the shipped model teaches; it must read the same crops the same way
         same = (shipped_settings.crop_size, shipped_settings.in_channels, shipped_settings.readout)
         if same != (cfg.crop_size, 3, loss.readout):
             raise ValueError(f"the teacher reads (crop, channels, readout) {same}: not these")
         build = distil.distiller(build, copy.deepcopy(shipped_model))
         train_loss = distil.DistillLoss(loss, cfg.distill)
-        run_settings["teacher_sha256"] = sha256_of(DEFAULT_MODEL)  # a new teacher: a new run
+        run_settings["teacher_sha256"] = shipped_before["sha256"]  # a new teacher: a new run
     checkpoint = checkpoint_path("release", run_settings)  # the same command resumes a kill
     run = trial(
         build,
@@ -134,7 +137,9 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         test_px, boxes, config.results_dir() / f"kaggle_submission_{cfg.label}.csv"
     )
     teacher_note = f", distilled from {DEFAULT_MODEL.name}" if cfg.distill else ""
-    mirror_note = "read without the mirror by --fast" if cfg.distill else "mirror averaged in"
+    teacher_note += f", refined from {DEFAULT_MODEL.name}" if cfg.from_shipped else ""
+    fast = cfg.model_file == FAST_MODEL.name
+    mirror_note = "read without the mirror by --fast" if fast else "mirror averaged in"
     description = (
         f"{cfg.label} {cfg.architecture} ({model.architecture}): 68 heatmaps at stride 4, "
         f"val_nme with the mirrored prediction, {mirror_note}{teacher_note}"
@@ -200,13 +205,41 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
     return results
 
 
+def summary(results: dict) -> str:
+    """A release's results (results/<label>.json) as the lines a person reads: recipe, time,
+    scores with and without the mirror, by group and subset, cost, and what it is compared with."""
+
+    def pct(value: float) -> str:
+        return f"{100 * value:.2f}%"
+
+    before = results["shipped_before"]
+    return "\n".join(
+        [
+            f"release recipe: {results['settings']}",
+            f"trained {results['train_seconds'] / 60:.0f} min on {results['hardware']} "
+            f"({results['precision']})",
+            f"validation NME {pct(results['val_nme'])} (without the mirror "
+            f"{pct(results['val_nme_without_mirrored_prediction'])}), AUC@8% "
+            f"{results['val_auc8']:.3f}, failure rate @8% {100 * results['val_failure8']:.1f}%",
+            f"by group: { {g: pct(v) for g, v in results['val_nme_by_group'].items()} }",
+            f"by subset: { {s: pct(v) for s, v in results['val_nme_by_subset'].items()} }",
+            f"cost: {results['ms_per_face_batch1']:.2f} ms/face on torch, "
+            f"{results['onnx_ms_per_face_batch1']} on ONNX Runtime (batch 1, no mirror, float32); "
+            f"{results['parameters']:,} parameters",
+            f"before it: {pct(results['shipped_val_nme'])} ({before['file']}: {before['model']}, "
+            f"from {before['notebook']})",
+            f"Part 3's regression: {pct(results['regression_val_nme'])}",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(config.RELEASES), default="full")
     parser.add_argument("--out", type=Path, help="where results/, figures/ and models/ go")
     args = parser.parse_args(argv)
-    committed = args.profile in ("full", "fast")
+    committed = args.profile in ("full", "fast", "refine")
     out = args.out or (
         config.REPO_ROOT if committed else config.REPO_ROOT / f"runs/release-{args.profile}"
     )

@@ -36,7 +36,7 @@ def test_dlib_timing_is_per_face_and_in_milliseconds():
 
 
 def test_without_face_recognition_models_the_row_is_skipped_with_how_to_install(
-    tmp_path, monkeypatch, capsys
+    data_root, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setattr(baseline, "dlib_predictor", lambda: None)
     net = models.FastNet(68, 3, width=4, blocks=(1, 1, 1))
@@ -46,6 +46,7 @@ def test_without_face_recognition_models_the_row_is_skipped_with_how_to_install(
     assert "pip install face_recognition_models" in capsys.readouterr().out
     assert not any("dlib" in row for row in timers) and "m.pt, torch" in timers
     assert timers["m.pt, torch"]() > 0
+    assert timers["m.pt, torch, image and box to points"]() > 0  # the same input as dlib's row
 
 
 def test_candidates_times_each_size_on_each_runtime(monkeypatch, capsys):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers import config, plots, recipe_study
-from helpers.recipes import student_builder
+from helpers.recipes import student_builder, warm_start
 
 
 def untimed(entries: dict) -> dict:
@@ -71,6 +71,8 @@ def test_a_changed_recipe_or_budget_is_not_kept():
     assert not recipe_study.same_recipe(entry, cfg, 4.0)
     assert not recipe_study.same_recipe(entry, config.replace(cfg, jaw_weight=2.0), 3.0)
     assert not recipe_study.same_recipe({**entry, "hardware": "another CPU"}, cfg, 3.0)
+    older = {k: v for k, v in settings.items() if k != "from_shipped"}  # saved before it existed
+    assert recipe_study.same_recipe({**entry, "settings": older}, cfg, 3.0)
 
 
 @pytest.mark.parametrize("profile", ["full", "quick"])
@@ -80,3 +82,15 @@ def test_every_candidate_builds_a_network_with_maps_at_stride_4(profile):
         with torch.no_grad():
             maps = net(torch.zeros(1, 3, cfg.crop_size, cfg.crop_size))
         assert maps.shape[-1] == cfg.crop_size // 4
+
+
+def test_a_warm_start_begins_from_the_given_weights_and_a_wrong_network_fails_loudly():
+    cfg = config.RELEASES["quick"]
+    torch.manual_seed(0)
+    trained = student_builder(cfg)()
+    torch.manual_seed(1)
+    started = warm_start(student_builder(cfg), trained)()
+    for key, value in trained.state_dict().items():
+        assert torch.equal(started.state_dict()[key], value)
+    with pytest.raises(RuntimeError):  # another width: load_state_dict refuses the weights
+        warm_start(student_builder(config.replace(cfg, width=8)), trained)()

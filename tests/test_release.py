@@ -33,3 +33,6 @@ def test_the_quick_release_writes_results_figures_kaggle_and_a_verified_model(
     assert settings.architecture == saved["architecture"] and settings.crop_size == cfg.crop_size
     assert (tmp_path / "models" / cfg.model_file).with_suffix(".onnx").is_file()  # exported
     assert list(tmp_path.glob("cache/release_*.pt"))  # the checkpoint a rerun resumes from
+    text = release.summary(saved)  # what notebook 5 prints of a release
+    assert f"validation NME {100 * saved['val_nme']:.2f}%" in text
+    assert saved["shipped_before"]["file"] in text and len(text.splitlines()) == 8

@@ -2,6 +2,7 @@
 and video files in and out."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,3 +73,12 @@ def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_cli
 def test_a_missing_video_is_one_clear_line(tmp_path, capsys):
     assert video.main([str(tmp_path / "none.mp4")]) == 3
     assert "no such video file" in capsys.readouterr().err
+
+
+def test_each_model_and_mirror_setting_writes_its_own_clip_results():
+    from helpers.modelfile import DEFAULT_MODEL, FAST_MODEL
+
+    assert clip.output_suffix(DEFAULT_MODEL, mirrored=True) == ""
+    assert clip.output_suffix(DEFAULT_MODEL, mirrored=False) == "_no_mirror"
+    assert clip.output_suffix(FAST_MODEL, mirrored=False) == "_fast"
+    assert clip.output_suffix(Path("mine/other.pt"), mirrored=True) == "_other_mirrored"
