@@ -32,6 +32,7 @@ from .config import dataset_dir, hardware, relative
 from .geometry import nme
 from .ibug import IBUG_DIR, TRAIN_XML, load_xml, split_by_image
 from .images import read_image
+from .modelfile import DEFAULT_MODEL
 
 FRAME = (640, 480)  # (W, H)
 FPS = 30.0
@@ -180,9 +181,10 @@ def run(clip: Clip, tracker) -> tuple[list[np.ndarray | None], float]:
     return predicted, len(clip.frames) / (time.perf_counter() - start)
 
 
-def end_to_end_fps(clip: Clip, tracker) -> float:
+def end_to_end_fps(clip: Clip, make_tracker, overlap: bool = True) -> float:
     """Frames per second from an .mp4 on disk to an .mp4 with points: decode, track, draw,
-    encode (helpers.video.track), for the clip's frames."""
+    encode (helpers.video.track), for the clip's frames; the decoding and encoding on threads
+    of their own beside the tracking with overlap, one after the other without."""
     from .video import VideoWriter, read_frames, track
 
     with tempfile.TemporaryDirectory() as folder:
@@ -191,7 +193,7 @@ def end_to_end_fps(clip: Clip, tracker) -> float:
         for frame in clip.frames:
             writer.write(frame)
         writer.close()
-        return track(read_frames(source), tracker, out)["fps"]
+        return track(read_frames(source), make_tracker(), out, overlap=overlap)["fps"]
 
 
 def measure(landmarker, min_cutoff: float = 0.3, beta: float = 0.2) -> dict:
@@ -204,6 +206,8 @@ def measure(landmarker, min_cutoff: float = 0.3, beta: float = 0.2) -> dict:
         "tracking, raw": lambda: Tracker(landmarker),
         "detecting every frame": lambda: Tracker(landmarker, detect_every_frame=True),
     }
+    warm_up = Clip(clip.frames[:30], clip.truth[:30], clip.segments[:30])
+    run(warm_up, Tracker(landmarker))  # a runtime's first calls are slow: not timed
     results, points = {}, {}
     for name, make in trackers.items():
         points[name], fps = run(clip, make())
@@ -212,8 +216,10 @@ def measure(landmarker, min_cutoff: float = 0.3, beta: float = 0.2) -> dict:
     smoothed, raw = results["tracking, smoothed"], results["tracking, raw"]
     results["smoothing_cuts_jitter_by"] = raw["jitter"] / smoothed["jitter"]
     results["smoothing_nme_change_pp"] = 100 * (smoothed["nme"] - raw["nme"])
-    fps = end_to_end_fps(clip, trackers["tracking, smoothed"]())
-    results["fps_end_to_end_640x480"] = round(fps, 1)
+    make = trackers["tracking, smoothed"]
+    fps = [end_to_end_fps(clip, make, overlap) for _ in range(2) for overlap in (True, False)]
+    results["fps_end_to_end_640x480"] = round(max(fps[0::2]), 1)  # the better of two rounds
+    results["fps_end_to_end_640x480_sequential"] = round(max(fps[1::2]), 1)  # in the same run
     results["one_euro"] = {"min_cutoff_hz": min_cutoff, "beta": beta}
     results["frames"], results["runtime"] = len(clip.frames), landmarker.runtime
     return results, clip, points["tracking, smoothed"]
@@ -257,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out:
         os.environ["FKD_OUTPUT_DIR"] = str(args.out.resolve())
-    landmarker = landmarker_from(args)
+    start, landmarker = time.perf_counter(), landmarker_from(args)
     mirrored = landmarker.settings.flip_perm is not None
     results, clip, smoothed = measure(landmarker, args.min_cutoff, args.beta)
     for name in ("tracking, smoothed", "tracking, raw", "detecting every frame"):
@@ -270,10 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"smoothing cuts jitter {results['smoothing_cuts_jitter_by']:.1f}x for "
         f"{results['smoothing_nme_change_pp']:+.2f} pp NME; end to end "
-        f"{results['fps_end_to_end_640x480']:.0f} frames/s at 640x480 on {hardware()}, "
+        f"{results['fps_end_to_end_640x480']:.0f} frames/s at 640x480 (decoding and encoding "
+        f"in turn: {results['fps_end_to_end_640x480_sequential']:.0f}) on {hardware()}, "
         f"{landmarker.runtime}, {relative(args.model)}, {'mirrored' if mirrored else 'no mirror'}"
     )
     results["mirrored"], results["model"] = mirrored, relative(args.model)
+    results["seconds"] = round(time.perf_counter() - start, 1)
     suffix = output_suffix(args.model, mirrored)
     print(save_figure(strip(clip, smoothed), f"video_strip{suffix}"))
     print(save_results(f"video{suffix}", results))
@@ -284,8 +292,6 @@ def output_suffix(model: Path, mirrored: bool) -> str:
     """How results/video*.json and figures/video_strip*.png are named, so that one model's
     run keeps another's: '' for the shipped model mirrored, '_no_mirror' without the mirror,
     '_fast' for landmarks68_fast.pt, '_<stem>' for another model ('_mirrored' if it is)."""
-    from .modelfile import DEFAULT_MODEL
-
     if model.resolve() == DEFAULT_MODEL.resolve():
         return "" if mirrored else "_no_mirror"
     return "_" + model.stem.removeprefix(DEFAULT_MODEL.stem + "_") + ("_mirrored" * mirrored)

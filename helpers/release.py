@@ -1,11 +1,12 @@
 """The release training runs of the shipped 300-W landmark models: one command, resumable.
 
-Usage: python -m helpers.release [--profile full|refine|fast|quick|fast-quick] [--out DIR]
+Usage: python -m helpers.release [--profile full|refine|fast|fast-refine|quick|...] [--out DIR]
 
 Trains config.RELEASES[profile] on the 300-W training split of notebooks 3 and 4 (the same 221
 validation faces), with a checkpoint after every epoch: killed at any point, the same command
 resumes and ends with the same result. `fast` trains the fast model (FastNet) with the shipped
-model as its teacher (helpers.distil); `refine` trains on from the shipped model's weights.
+model as its teacher (helpers.distil); `refine` and `fast-refine` train on from the weights
+shipped in models/<model_file>.
 Then it scores the model on validation (NME, AUC@8%, failure rate, by group and subset, with
 and without the mirror), times it beside the shipped model (ms/face, batch 1, float32, torch
 and ONNX Runtime), and writes, under DIR (the repository for full, refine and fast,
@@ -70,9 +71,11 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         "notebook": shipped_card.get("notebook"),
     }
     build, train_loss, run_settings = student_builder(cfg), loss, {"profile": name, **asdict(cfg)}
-    if cfg.from_shipped:  # refine the shipped model: the same network, its weights to start
-        build = warm_start(build, shipped_model)
-        run_settings["start_sha256"] = shipped_before["sha256"]  # new weights: a new run
+    start_file = DEFAULT_MODEL.parent / cfg.model_file  # what from_shipped trains on from
+    if cfg.from_shipped:  # refine a shipped model: the same network, its weights to start
+        weights = shipped_model if start_file == DEFAULT_MODEL else load_landmarker(start_file)[0]
+        build = warm_start(build, weights)
+        run_settings["start_sha256"] = sha256_of(start_file)  # new weights: a new run
     if cfg.distill:  # the shipped model teaches; it must read the same crops the same way
         same = (shipped_settings.crop_size, shipped_settings.in_channels, shipped_settings.readout)
         if same != (cfg.crop_size, 3, loss.readout):
@@ -137,7 +140,7 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         test_px, boxes, config.results_dir() / f"kaggle_submission_{cfg.label}.csv"
     )
     teacher_note = f", distilled from {DEFAULT_MODEL.name}" if cfg.distill else ""
-    teacher_note += f", refined from {DEFAULT_MODEL.name}" if cfg.from_shipped else ""
+    teacher_note += f", trained on from {start_file.name}" if cfg.from_shipped else ""
     fast = cfg.model_file == FAST_MODEL.name
     mirror_note = "read without the mirror by --fast" if fast else "mirror averaged in"
     description = (
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(config.RELEASES), default="full")
     parser.add_argument("--out", type=Path, help="where results/, figures/ and models/ go")
     args = parser.parse_args(argv)
-    committed = args.profile in ("full", "fast", "refine")
+    committed = args.profile in config.COMMITTED_RELEASES
     out = args.out or (
         config.REPO_ROOT if committed else config.REPO_ROOT / f"runs/release-{args.profile}"
     )

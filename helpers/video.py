@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import queue
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,12 +209,84 @@ class VideoWriter:
             self.container.close()
 
 
+def ahead(items: Iterable, depth: int = 4) -> Iterator:
+    """items in order, read by a thread of their own up to `depth` ahead, so that decoding the
+    next frame (FFmpeg, outside the GIL) overlaps the work on this one; its errors come here."""
+    box: queue.Queue = queue.Queue(depth)
+    stop, end = threading.Event(), object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fill() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    break
+        except Exception as err:  # an unreadable file: raised in the reader's thread
+            put(err)
+        finally:
+            getattr(items, "close", lambda: None)()
+            put(end)
+
+    threading.Thread(target=fill, daemon=True).start()
+    try:
+        while (item := box.get()) is not end:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+class BackgroundWriter:
+    """A VideoWriter fed through a queue by a thread of its own, so that encoding a frame
+    (x264, outside the GIL) overlaps the work on the next; its errors come at write or close."""
+
+    def __init__(self, path: Path, rate: float, depth: int = 4) -> None:
+        self.writer, self.box, self.error = VideoWriter(path, rate), queue.Queue(depth), None
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while (frame := self.box.get()) is not None:
+            if self.error is None:  # after an error, frames are taken and dropped
+                try:
+                    self.writer.write(frame)
+                except Exception as err:
+                    self.error = err
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.error is not None:
+            raise self.error
+        self.box.put(frame)
+
+    def close(self) -> None:
+        self.box.put(None)
+        self.thread.join()
+        self.writer.close()
+        if self.error is not None:
+            raise self.error
+
+
 def track(
-    frames, tracker: Tracker, out: Path | None = None, csv_path: Path | None = None, show=False
+    frames,
+    tracker: Tracker,
+    out: Path | None = None,
+    csv_path: Path | None = None,
+    show: bool = False,
+    overlap: bool = True,
 ) -> dict:
     """Run the tracker over frames, drawing the points on them; write the video and a CSV of
     points (frame, time, detected, x0, y0, ..., x67, y67; empty without a face). Returns the
-    frame count, the frames with a face, the detector calls and frames per second."""
+    frame count, the frames with a face, the detector calls and frames per second. With
+    overlap, frames are decoded and encoded on threads of their own beside the tracking."""
     from tqdm.auto import tqdm
 
     from .draw import mark_points
@@ -225,7 +299,9 @@ def track(
         torch.set_num_threads(1)  # does not wait for cores the encoder holds (81 fps, not 66)
     start = time.perf_counter()
     try:
-        for frame, t, rate in tqdm(frames, desc="frames", unit="frame"):
+        for frame, t, rate in tqdm(
+            ahead(frames) if overlap else frames, desc="frames", unit="frame"
+        ):
             step = tracker.step(frame, t)
             counts["frames"] += 1
             counts["detector_calls"] += step.detected
@@ -235,7 +311,7 @@ def track(
                 if step.face is not None:
                     mark_points(frame, step.face.points)
             if out:
-                writer = writer or VideoWriter(out, rate)
+                writer = writer or (BackgroundWriter if overlap else VideoWriter)(out, rate)
                 writer.write(frame)
             if csv_path:
                 points = [] if step.face is None else step.face.points.round(2).ravel().tolist()

@@ -36,7 +36,7 @@ class Part:
     notebook: str
     results: str  # results/<results>.json
     done: str  # what the notebook does, in a few sentences
-    metrics: tuple[tuple[str, str, str], ...]  # (results key, label, format: px, pct, num, int)
+    metrics: tuple[tuple[str, str, str], ...]  # (results key, label, format: FORMATS)
     figures: tuple[tuple[str, str], ...]  # (figures/<name>.png, caption)
     model: ModelSpec | None = None  # the model and its input shape, from the results' settings
 
@@ -242,6 +242,34 @@ PARTS: tuple[Part, ...] = (
         ),
         _release_model,
     ),
+    Part(
+        7,
+        "Landmarks on video, on a clip with ground truth",
+        "python -m helpers.clip --fast",
+        "video_fast",
+        "The fast model on video (python -m helpers.video): a face is detected on the first frame "
+        "and whenever the track is lost, otherwise the next crop comes from the last frame's "
+        "points, and the points are smoothed over time by the One Euro filter. The clip is a "
+        "real validation face moved across a 640×480 frame by known smooth similarity transforms "
+        "(pan, zoom, rotation to ±25°, a still stretch, out of the frame and back) with sensor "
+        "noise, so every frame's true points are known.",
+        (
+            ("tracking, smoothed/nme", "per-frame NME, tracking and One Euro smoothing", "pct"),
+            ("tracking, raw/nme", "the same without smoothing", "pct"),
+            ("detecting every frame/nme", "detecting on every frame instead", "pct"),
+            ("smoothing_cuts_jitter_by", "smoothing cuts the jitter on the still stretch", "x"),
+            ("tracking, smoothed/stale_frames", "frames with points while the face is away", "int"),
+            ("tracking, smoothed/frames_to_find_again", "frames to find the face again", "int"),
+            ("fps_end_to_end_640x480", "frames/s end to end at 640×480, file to file", "fps"),
+            ("fps_end_to_end_640x480_sequential", "the same, decoding and encoding in turn", "fps"),
+        ),
+        (
+            (
+                "video_strip_fast",
+                "Frames of the clip: green truth, red tracked and smoothed points.",
+            ),
+        ),
+    ),
 )
 
 FORMATS = {
@@ -249,6 +277,8 @@ FORMATS = {
     "pct": lambda v: f"{100 * v:.2f}%",
     "num": "{:.3f}".format,
     "int": "{:,}".format,
+    "x": "{:.1f}×".format,
+    "fps": "{:.0f}".format,
 }
 
 STYLE = """
@@ -278,9 +308,12 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 
 
 def _value(results: dict, key: str, fmt: str) -> str:
-    if key not in results:
-        return "not reported"
-    return "not measured" if results[key] is None else FORMATS[fmt](results[key])
+    """results[key] formatted; a key "a/b" reads results["a"]["b"]."""
+    for name in key.split("/"):
+        if not isinstance(results, dict) or name not in results:
+            return "not reported"
+        results = results[name]
+    return "not measured" if results is None else FORMATS[fmt](results)
 
 
 def _figure(root: Path, name: str, caption: str) -> str:
@@ -317,8 +350,9 @@ def part_section(root: Path, part: Part, results: dict | None) -> str:
     numbers = _table(
         ("metric", "value"), [(label, _value(results, k, f)) for k, label, f in part.metrics]
     )
+    profile = f"{results['profile']} profile on " if "profile" in results else ""
     run = (
-        f"<p>Run: {html.escape(str(results.get('profile', '?')))} profile on "
+        f"<p>Run: {html.escape(profile)}"
         f"{html.escape(str(results.get('hardware', '?')))}; it took "
         f"{results.get('notebook_seconds', results.get('seconds', 0)) / 60:.1f} min"
         + (f", {html.escape(results['precision'])}" if "precision" in results else "")

@@ -36,3 +36,23 @@ def test_the_quick_release_writes_results_figures_kaggle_and_a_verified_model(
     text = release.summary(saved)  # what notebook 5 prints of a release
     assert f"validation NME {100 * saved['val_nme']:.2f}%" in text
     assert saved["shipped_before"]["file"] in text and len(text.splitlines()) == 8
+
+
+def test_a_refine_run_trains_on_from_the_shipped_weights_end_to_end(
+    data_root, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FKD_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("FKD_CACHE_DIR", str(tmp_path / "cache"))
+    first = replace(config.RELEASES["fast-quick"], epochs=1, max_train_faces=16)
+    release.release(first, "fast-quick")
+    shipped = tmp_path / "models" / first.model_file  # an absolute model_file: this one
+    refine = replace(first, from_shipped=True, model_file=str(shipped), label="fast_refine")
+    results = release.release(refine, "fast-refine")
+    assert results["settings"]["from_shipped"] and results["profile"] == "fast-refine"
+    assert (tmp_path / "results" / "fast_refine.json").is_file()
+    card = json.loads(shipped.with_suffix(".json").read_text())
+    if results["shipped"]:  # written only if better than the weights it started from
+        assert f"trained on from {shipped.name}" in card["model"]
+    assert len(list(tmp_path.glob("cache/release_*.pt"))) == 2  # its own checkpoint
+    with pytest.raises(RuntimeError):  # another network cannot start from these weights
+        release.release(replace(refine, width=4), "fast-refine")

@@ -70,6 +70,55 @@ def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_cli
     assert len(rows) == 21 and len(rows[1]) == 3 + 136 and rows[1][2] == "1"  # detected first
 
 
+def test_decoding_and_encoding_beside_the_tracking_give_the_same_points(small_clip, tmp_path):
+    source = tmp_path / "in.mp4"
+    writer = video.BackgroundWriter(source, clip.FPS)
+    for frame in small_clip.frames[:12]:
+        writer.write(frame)
+    writer.close()
+    landmarker = predict.Landmarker.load(mirrored=False, runtime="torch")
+    rows = {}
+    for overlap in (True, False):
+        out, points = tmp_path / f"out{overlap}.mp4", tmp_path / f"points{overlap}.csv"
+        frames = video.read_frames(source)
+        counts = video.track(frames, video.Tracker(landmarker), out, points, overlap=overlap)
+        assert counts["frames"] == 12 and len(list(video.read_frames(out))) == 12
+        rows[overlap] = list(csv.reader(points.open()))
+    assert rows[True] == rows[False]
+
+
+def test_reading_ahead_keeps_the_order_raises_the_readers_error_and_stops_early():
+    assert list(video.ahead(iter(range(50)), depth=3)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise OSError("unreadable frame")
+
+    with pytest.raises(OSError, match="unreadable"):
+        list(video.ahead(broken()))
+    closed = []
+
+    def endless():
+        try:
+            yield from iter(int, 1)  # never ends
+        finally:
+            closed.append(True)
+
+    for i in video.ahead(endless()):
+        if i == 0:
+            break
+    video.time.sleep(0.3)  # the reader's thread sees the stop and closes its source
+    assert closed == [True]
+
+
+def test_an_encoding_error_is_raised_not_lost(tmp_path):
+    writer = video.BackgroundWriter(tmp_path / "out.mp4", 30)
+    writer.write(np.zeros((480, 640, 3), np.uint8))
+    writer.write(np.zeros((480, 640), np.uint8))  # no colour channels: the encoder fails
+    with pytest.raises(ValueError):  # PyAV: an rgb24 frame needs three channels
+        writer.close()
+
+
 def test_a_missing_video_is_one_clear_line(tmp_path, capsys):
     assert video.main([str(tmp_path / "none.mp4")]) == 3
     assert "no such video file" in capsys.readouterr().err

@@ -70,3 +70,10 @@ def test_a_broken_image_is_caught(fake_root):
     except browser.BrowserUnavailable as err:
         pytest.skip(str(err))
     assert seen.broken_images == ["../figures/01_nose_loss.png"]
+
+
+def test_a_nested_value_is_read_by_its_path_and_a_missing_one_is_said():
+    results = {"tracking, smoothed": {"nme": 0.0312}, "fps": None}
+    assert writeup._value(results, "tracking, smoothed/nme", "pct") == "3.12%"
+    assert writeup._value(results, "tracking, raw/nme", "pct") == "not reported"
+    assert writeup._value(results, "fps", "fps") == "not measured"
