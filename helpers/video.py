@@ -203,15 +203,27 @@ class VideoWriter:
             self.container.mux(packet)
 
     def close(self) -> None:
+        """Flush the encoder and close the file; once: a second call does nothing."""
         if self.container is not None:
-            for packet in self.stream.encode():
-                self.container.mux(packet)
-            self.container.close()
+            try:
+                for packet in self.stream.encode():
+                    self.container.mux(packet)
+            finally:
+                self.container.close()
+                self.container = None
+
+
+class _Failed:
+    """What the reader's thread raised, carried to the consumer."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 def ahead(items: Iterable, depth: int = 4) -> Iterator:
     """items in order, read by a thread of their own up to `depth` ahead, so that decoding the
-    next frame (FFmpeg, outside the GIL) overlaps the work on this one; its errors come here."""
+    next frame (FFmpeg, outside the GIL) overlaps the work on this one; its errors come here.
+    Closing the generator stops the reader and waits for it to close its source."""
     box: queue.Queue = queue.Queue(depth)
     stop, end = threading.Event(), object()
 
@@ -229,20 +241,22 @@ def ahead(items: Iterable, depth: int = 4) -> Iterator:
             for item in items:
                 if not put(item):
                     break
-        except Exception as err:  # an unreadable file: raised in the reader's thread
-            put(err)
+        except BaseException as err:  # an unreadable file: raised in the reader's thread
+            put(_Failed(err))
         finally:
             getattr(items, "close", lambda: None)()
             put(end)
 
-    threading.Thread(target=fill, daemon=True).start()
+    reader = threading.Thread(target=fill, daemon=True)
+    reader.start()
     try:
         while (item := box.get()) is not end:
-            if isinstance(item, Exception):
-                raise item
+            if isinstance(item, _Failed):
+                raise item.error
             yield item
     finally:
         stop.set()
+        reader.join(timeout=5)
 
 
 class BackgroundWriter:
@@ -268,11 +282,16 @@ class BackgroundWriter:
         self.box.put(frame)
 
     def close(self) -> None:
-        self.box.put(None)
-        self.thread.join()
-        self.writer.close()
-        if self.error is not None:
-            raise self.error
+        """Encode what is queued, then flush and close the file; an encoding error is raised."""
+        if self.thread.is_alive():
+            self.box.put(None)
+            self.thread.join()
+        try:
+            self.writer.close()
+        finally:
+            if self.error is not None:
+                error, self.error = self.error, None
+                raise error
 
 
 def track(
@@ -298,10 +317,9 @@ def track(
     if tracker.lm.runtime == "onnxruntime":  # torch only crops and decodes: one thread, so it
         torch.set_num_threads(1)  # does not wait for cores the encoder holds (81 fps, not 66)
     start = time.perf_counter()
+    source = ahead(frames) if overlap else iter(frames)
     try:
-        for frame, t, rate in tqdm(
-            ahead(frames) if overlap else frames, desc="frames", unit="frame"
-        ):
+        for frame, t, rate in tqdm(source, desc="frames", unit="frame"):
             step = tracker.step(frame, t)
             counts["frames"] += 1
             counts["detector_calls"] += step.detected
@@ -320,6 +338,7 @@ def track(
                 window = _show(frame, window)
     finally:
         torch.set_num_threads(threads)
+        getattr(source, "close", lambda: None)()  # the reader's thread stops, its file closes
         if writer is not None:
             writer.close()
     counts["fps"] = counts["frames"] / (time.perf_counter() - start)

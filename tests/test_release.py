@@ -54,5 +54,5 @@ def test_a_refine_run_trains_on_from_the_shipped_weights_end_to_end(
     if results["shipped"]:  # written only if better than the weights it started from
         assert f"trained on from {shipped.name}" in card["model"]
     assert len(list(tmp_path.glob("cache/release_*.pt"))) == 2  # its own checkpoint
-    with pytest.raises(RuntimeError):  # another network cannot start from these weights
+    with pytest.raises(RuntimeError, match="size mismatch"):  # another network: not these
         release.release(replace(refine, width=4), "fast-refine")
