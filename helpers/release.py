@@ -6,7 +6,8 @@ Trains config.RELEASES[profile] on the 300-W training split of notebooks 3 and 4
 validation faces), with a checkpoint after every epoch: killed at any point, the same command
 resumes and ends with the same result. `fast` trains the fast model (FastNet) with the shipped
 model as its teacher (helpers.distil); `refine` and `fast-refine` train on from the weights
-shipped in models/<model_file>.
+shipped in models/<model_file> (their checkpoint is keyed by those weights' hash: once a refine
+run has shipped, the same command starts a new refinement of the new weights).
 Then it scores the model on validation (NME, AUC@8%, failure rate, by group and subset, with
 and without the mirror), times it beside the shipped model (ms/face, batch 1, float32, torch
 and ONNX Runtime), and writes, under DIR (the repository for full, refine and fast,

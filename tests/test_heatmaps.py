@@ -157,14 +157,3 @@ def test_point_weights_scale_each_points_share_of_the_loss_at_a_mean_of_one():
     assert weighted(perfect, target) < 1e-6
     with pytest.raises(ValueError, match="not integral"):
         losses.HeatmapLoss("integral", point_weights=torch.ones(4))
-
-
-@pytest.mark.parametrize("count", [1024, 1023, 1])
-def test_the_lower_median_is_torchs_exactly(count):
-    values = torch.randn(3, 68, count)
-    values[0, 0] = 0.5  # ties
-    assert torch.equal(heatmaps.lower_median(values), values.median(-1).values)
-    strided = values.double().transpose(0, 1)[..., ::2]  # not contiguous, float64
-    assert torch.equal(heatmaps.lower_median(strided), strided.median(-1).values)
-    half = values.to(torch.bfloat16)  # numpy has no bfloat16: torch's own median
-    assert torch.equal(heatmaps.lower_median(half), half.median(-1).values)
