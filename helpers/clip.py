@@ -185,14 +185,11 @@ def end_to_end_fps(clip: Clip, make_tracker, overlap: bool = True) -> float:
     """Frames per second from an .mp4 on disk to an .mp4 with points: decode, track, draw,
     encode (helpers.video.track), for the clip's frames; the decoding and encoding on threads
     of their own beside the tracking with overlap, one after the other without."""
-    from .video import VideoWriter, read_frames, track
+    from .video import read_frames, track, write_video
 
     with tempfile.TemporaryDirectory() as folder:
-        source, out = Path(folder) / "clip.mp4", Path(folder) / "out.mp4"
-        writer = VideoWriter(source, FPS)
-        for frame in clip.frames:
-            writer.write(frame)
-        writer.close()
+        source = write_video(Path(folder) / "clip.mp4", clip.frames, FPS)
+        out = Path(folder) / "out.mp4"
         return track(read_frames(source), make_tracker(), out, overlap=overlap)["fps"]
 
 

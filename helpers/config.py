@@ -171,6 +171,15 @@ class ReleaseConfig:
     precision: str = "auto"
 
 
+FAST_RELEASE = ReleaseConfig(
+    "FastNet",
+    16,
+    blocks=(2, 2, 4),
+    epochs=60,
+    distill=0.5,
+    model_file="landmarks68_fast.pt",
+    label="fast",
+)
 RELEASES: dict[str, ReleaseConfig] = {
     # The release recipe, from notebook 5's study: the shipped UNet's network and loss, trained
     # 255 epochs (about 90 minutes on two CPU cores) instead of 50, with STRONG_AUGMENT. At equal
@@ -195,31 +204,12 @@ RELEASES: dict[str, ReleaseConfig] = {
     "quick": ReleaseConfig(width=4, depth=2, crop_size=64, epochs=2, max_train_faces=32),
     # The fast model (issue 19): FastNet distilled from the shipped model, at its crop size.
     # Width 16, blocks (2, 2, 4): of the sizes `benchmark --candidates` timed on a 2-core EPYC
-    # with AVX-512, the one under the 3.9 ms/face dlib's predictor took in issue 19's run (an
-    # AVX2 EPYC: another machine): 1.9 ms on ONNX Runtime; widths 24-48 with blocks (2, 3, 6)
-    # took 5.5-8.1 ms, the shipped UNet 8.1 ms. Its accuracy is not measured yet.
-    "fast": ReleaseConfig(
-        "FastNet",
-        16,
-        blocks=(2, 2, 4),
-        epochs=60,
-        distill=0.5,
-        model_file="landmarks68_fast.pt",
-        label="fast",
-    ),
-    # Issue 19's next step: the fast model's validation loss was still falling at its 60th
-    # epoch (38 min), so train it on from its shipped weights for 100 more, the same recipe
-    # with a fresh cosine schedule: 160 epochs in all, about 100 min on two CPU cores.
-    "fast-refine": ReleaseConfig(
-        "FastNet",
-        16,
-        blocks=(2, 2, 4),
-        epochs=100,
-        distill=0.5,
-        from_shipped=True,
-        model_file="landmarks68_fast.pt",
-        label="fast_refine",
-    ),
+    # with AVX-512, the only one under dlib's predictor in the same run (2.3 against 3.1 ms;
+    # width 24 with blocks (2, 3, 6) 3.4 ms). 60 epochs, 38 min: 4.49% validation NME.
+    "fast": FAST_RELEASE,
+    # Its validation loss was still falling at the 60th epoch, so it trains on from its shipped
+    # weights for 100 more, with a fresh cosine schedule: 65 min, 4.03% (103 min in all).
+    "fast-refine": replace(FAST_RELEASE, epochs=100, from_shipped=True, label="fast_refine"),
     "fast-quick": ReleaseConfig(
         "FastNet",
         8,

@@ -294,6 +294,17 @@ class BackgroundWriter:
                 raise error
 
 
+def write_video(path: Path, frames: Iterable[np.ndarray], rate: float, overlap=False) -> Path:
+    """Frames into an .mp4 at `rate` frames per second (encoded on a thread with overlap)."""
+    writer = (BackgroundWriter if overlap else VideoWriter)(path, rate)
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.close()
+    return Path(path)
+
+
 def track(
     frames,
     tracker: Tracker,

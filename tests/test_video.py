@@ -55,11 +55,7 @@ def test_the_tracker_follows_the_face_draws_nothing_when_it_is_gone_and_finds_it
 
 
 def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_clip, tmp_path):
-    source = tmp_path / "in.mp4"
-    writer = video.VideoWriter(source, clip.FPS)
-    for frame in small_clip.frames[:20]:
-        writer.write(frame)
-    writer.close()
+    source = video.write_video(tmp_path / "in.mp4", small_clip.frames[:20], clip.FPS)
     frames = list(video.read_frames(source))
     assert len(frames) == 20 and frames[0][0].shape == (480, 640, 3)
     assert frames[1][1] == pytest.approx(1 / clip.FPS, abs=1e-3)
@@ -71,11 +67,7 @@ def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_cli
 
 
 def test_decoding_and_encoding_beside_the_tracking_give_the_same_points(small_clip, tmp_path):
-    source = tmp_path / "in.mp4"
-    writer = video.BackgroundWriter(source, clip.FPS)
-    for frame in small_clip.frames[:12]:
-        writer.write(frame)
-    writer.close()
+    source = video.write_video(tmp_path / "in.mp4", small_clip.frames[:12], clip.FPS, overlap=True)
     landmarker = predict.Landmarker.load(mirrored=False, runtime="torch")
     rows = {}
     for overlap in (True, False):
