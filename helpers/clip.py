@@ -213,8 +213,8 @@ def measure(landmarker, min_cutoff: float = 0.3, beta: float = 0.2) -> dict:
     smoothed, raw = results["tracking, smoothed"], results["tracking, raw"]
     results["smoothing_cuts_jitter_by"] = raw["jitter"] / smoothed["jitter"]
     results["smoothing_nme_change_pp"] = 100 * (smoothed["nme"] - raw["nme"])
-    make = trackers["tracking, smoothed"]
-    fps = [end_to_end_fps(clip, make, overlap) for _ in range(2) for overlap in (True, False)]
+    smoothing = trackers["tracking, smoothed"]
+    fps = [end_to_end_fps(clip, smoothing, o) for _ in range(2) for o in (True, False)]
     results["fps_end_to_end_640x480"] = round(max(fps[0::2]), 1)  # the better of two rounds
     results["fps_end_to_end_640x480_sequential"] = round(max(fps[1::2]), 1)  # in the same run
     results["one_euro"] = {"min_cutoff_hz": min_cutoff, "beta": beta}

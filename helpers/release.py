@@ -10,7 +10,7 @@ shipped in models/<model_file> (their checkpoint is keyed by those weights' hash
 run has shipped, the same command starts a new refinement of the new weights).
 Then it scores the model on validation (NME, AUC@8%, failure rate, by group and subset, with
 and without the mirror), times it beside the shipped model (ms/face, batch 1, float32, torch
-and ONNX Runtime), and writes, under DIR (the repository for full, refine and fast,
+and ONNX Runtime), and writes, under DIR (the repository for config.COMMITTED_RELEASES,
 runs/release-<profile> otherwise): results/<label>.json, figures/<label>_ced.png (beside the
 shipped model and Part 3's regression) and figures/<label>_loss.png,
 results/kaggle_submission_<label>.csv, and the model with its card and ONNX export through
@@ -74,8 +74,7 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
     build, train_loss, run_settings = student_builder(cfg), loss, {"profile": name, **asdict(cfg)}
     start_file = DEFAULT_MODEL.parent / cfg.model_file  # what from_shipped trains on from
     if cfg.from_shipped:  # refine a shipped model: the same network, its weights to start
-        weights = shipped_model if start_file == DEFAULT_MODEL else load_landmarker(start_file)[0]
-        build = warm_start(build, weights)
+        build = warm_start(build, load_landmarker(start_file)[0])
         run_settings["start_sha256"] = sha256_of(start_file)  # new weights: a new run
     if cfg.distill:  # the shipped model teaches; it must read the same crops the same way
         same = (shipped_settings.crop_size, shipped_settings.in_channels, shipped_settings.readout)

@@ -326,7 +326,7 @@ def track(
     counts = {"frames": 0, "with_face": 0, "detector_calls": 0}
     threads = torch.get_num_threads()
     if tracker.lm.runtime == "onnxruntime":  # torch only crops and decodes: one thread, so it
-        torch.set_num_threads(1)  # does not wait for cores the encoder holds (81 fps, not 66)
+        torch.set_num_threads(1)  # does not wait for the encoder's cores (clip: 81 fps, not 66)
     start = time.perf_counter()
     source = ahead(frames) if overlap else iter(frames)
     try:

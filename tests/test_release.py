@@ -50,9 +50,6 @@ def test_a_refine_run_trains_on_from_the_shipped_weights_end_to_end(
     results = release.release(refine, "fast-refine")
     assert results["settings"]["from_shipped"] and results["profile"] == "fast-refine"
     assert (tmp_path / "results" / "fast_refine.json").is_file()
-    card = json.loads(shipped.with_suffix(".json").read_text())
-    if results["shipped"]:  # written only if better than the weights it started from
-        assert f"trained on from {shipped.name}" in card["model"]
     assert len(list(tmp_path.glob("cache/release_*.pt"))) == 2  # its own checkpoint
     with pytest.raises(RuntimeError, match="size mismatch"):  # another network: not these
         release.release(replace(refine, width=4), "fast-refine")
