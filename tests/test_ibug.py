@@ -176,9 +176,12 @@ def test_crop_face_copies_only_the_crop_and_matches_cropping_the_whole_image():
     from helpers.datasets import to_chw_uint8
 
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
-    for square in ([-20, 10, 70], [100, 60, 50], [5, 5, 30], [-50, -50, 300], [130, 10, 20]):
-        left, top, side = square
-        whole = TF.crop(to_chw_uint8(image), top, left, side, side)
-        expected = TF.resize(whole, [32, 32], antialias=True)
-        assert torch.equal(ibug.crop_face(image, np.array(square), 32), expected), square
+    colour = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    rgba = np.concatenate([colour, np.full((90, 120, 1), 255, np.uint8)], -1)
+    for image in (colour, colour[..., 0], rgba):
+        for square in ([-20, 10, 70], [100, 60, 50], [5, 5, 30], [-50, -50, 300], [130, 10, 20]):
+            left, top, side = square
+            whole = TF.crop(to_chw_uint8(image), top, left, side, side)
+            expected = TF.resize(whole, [32, 32], antialias=True)
+            found = ibug.crop_face(image, np.array(square), 32)
+            assert torch.equal(found, expected), (image.shape, square)
