@@ -218,16 +218,17 @@ PARTS: tuple[Part, ...] = (
     Part(
         6,
         "The fast model, distilled from the shipped one",
-        "python -m helpers.release --profile fast-refine",
-        "fast_refine",
+        "python -m helpers.release --profile fast-refine-2",
+        "fast_refine2",
         "A small network for video and for machines without much to spare: a stride-2 stem and "
         "depthwise-separable blocks (MobileNet's) down to stride 16, and a light decoder back to "
         "maps at stride 4, so nothing runs at the input's full resolution. It is trained on the "
         "same faces, splits and augmentation as Parts 3 and 4, with a loss that mixes the true "
         "points' Gaussian maps and the shipped model's own maps (distillation), and ships as "
         "models/landmarks68_fast.pt (--fast, Landmarker.load(fast=True)), with its ONNX export. "
-        "It trains in two resumable runs: 60 epochs from random weights (--profile fast), then "
-        "100 more from those (--profile fast-refine), as its validation loss still fell.",
+        "It trains in three resumable runs: 60 epochs from random weights (--profile fast), then "
+        "100 more from those (--profile fast-refine) and 100 more at half the learning rate "
+        "(--profile fast-refine-2), as it still underfit.",
         (
             ("val_nme", "300-W validation NME (mirrored prediction)", "pct"),
             ("val_nme_without_mirrored_prediction", "the same without the mirror", "pct"),
@@ -239,8 +240,8 @@ PARTS: tuple[Part, ...] = (
             ("parameters", "parameters", "int"),
         ),
         (
-            ("fast_refine_ced", "Cumulative error distribution: regression, shipped, fast model."),
-            ("fast_refine_loss", "Training and validation loss of the last 100 epochs."),
+            ("fast_refine2_ced", "Cumulative error distribution: regression, shipped, fast model."),
+            ("fast_refine2_loss", "Training and validation loss of the last 100 epochs."),
         ),
         _release_model,
     ),
