@@ -50,37 +50,43 @@ def render(points: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.T
     return gy[..., :, None] * gx[..., None, :]
 
 
-def _vertex(left: torch.Tensor, mid: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+def _vertex(samples: np.ndarray) -> np.ndarray:
     """Offset from the middle sample to the top of the parabola through three samples
-    (a Taylor step on the log heatmap); 0 where they do not form a maximum."""
+    (..., 3) (a Taylor step on the log heatmap); 0 where they do not form a maximum."""
+    left, mid, right = samples[..., 0], samples[..., 1], samples[..., 2]
     curvature = left - 2 * mid + right
-    offset = 0.5 * (left - right) / curvature.clamp(max=-1e-6)
-    return torch.where(curvature < -1e-6, offset, torch.zeros_like(offset)).clamp(-1.5, 1.5)
+    offset = 0.5 * (left - right) / np.minimum(curvature, -1e-6)
+    return np.clip(np.where(curvature < -1e-6, offset, 0), -1.5, 1.5)
 
 
 def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
-    """Points (..., K, 2) in heatmap pixels and confidences (..., K) from heatmaps (..., K, H, W).
+    """Points (..., K, 2) in heatmap pixels and confidences (..., K) from heatmaps (..., K, H, W)
+    on the CPU.
 
     The argmax is refined to sub-pixel precision by a DARK-style Taylor step on the log
     heatmap, separately in x and y. Near a border the three-sample stencil moves inside the
     map (for a Gaussian the log is a parabola, so any three samples find the same top).
     Confidence is the peak's height above the median of every fourth pixel (the median of all
     took 1.6 ms of a 2.4 ms fast-model face): 1 for a clean target, about 0 for a flat map.
+    In NumPy, with all six stencil samples in one gather: a face's 68 maps took 0.3 ms, against
+    0.65-0.8 ms for the same steps as torch operations, whose fixed cost per call dominates
+    at batch 1 (a 2-core AVX2 EPYC).
     """
+    flat = maps.detach().float().cpu().flatten(-2).numpy()  # a view of float32 CPU maps
     height, width = maps.shape[-2:]
-    flat = maps.flatten(-2)
-    top, peak = flat.max(-1)
+    peak = flat.argmax(-1)
+    top = np.take_along_axis(flat, peak[..., None], -1)[..., 0]
     px, py = peak % width, peak // width
-    cx, cy = px.clamp(1, width - 2), py.clamp(1, height - 2)  # stencil centres, inside the map
-
-    def sample(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The log heatmap at (x, y): taken of the few samples only, not of the whole map."""
-        return flat.gather(-1, (y * width + x)[..., None])[..., 0].clamp(min=eps).log()
-
-    x = cx + _vertex(sample(cx - 1, py), sample(cx, py), sample(cx + 1, py))
-    y = cy + _vertex(sample(px, cy - 1), sample(px, cy), sample(px, cy + 1))
-    confidence = top - flat[..., ::4].median(-1).values  # a quarter of the pixels: 8x faster
-    return torch.stack([x, y], dim=-1).float(), confidence
+    cx, cy = np.clip(px, 1, width - 2), np.clip(py, 1, height - 2)  # stencil centres, inside
+    xs = np.stack([cx - 1, cx, cx + 1, px, px, px], -1)  # three samples along x, three along y
+    ys = np.stack([py, py, py, cy - 1, cy, cy + 1], -1)
+    samples = np.take_along_axis(flat, ys * width + xs, -1)  # the log of these six only
+    logs = np.log(np.maximum(samples, np.float32(eps))).reshape(*samples.shape[:-1], 2, 3)
+    points = (np.stack([cx, cy], -1) + _vertex(logs)).astype(np.float32)
+    quarter = flat[..., ::4]  # a quarter of the pixels: 8x faster than the median of all
+    middle = (quarter.shape[-1] - 1) // 2  # the lower middle value, as torch.median takes
+    median = np.partition(quarter, middle, axis=-1)[..., middle]
+    return torch.from_numpy(points), torch.from_numpy(top - median)
 
 
 def spatial_softmax(logits: torch.Tensor) -> torch.Tensor:
