@@ -54,6 +54,21 @@ def test_the_tracker_follows_the_face_draws_nothing_when_it_is_gone_and_finds_it
     assert result["frames_to_find_again"] <= 5
 
 
+def test_with_no_face_the_detector_looks_at_every_third_frame_unless_told_every_frame():
+    landmarker = predict.Landmarker.load(mirrored=False, runtime="torch")
+    blank = np.full((120, 160, 3), 128, np.uint8)
+    for tracker, expected in (
+        (video.Tracker(landmarker), [True, False, False] * 3),
+        (video.Tracker(landmarker, search_every=1), [True] * 9),
+        (video.Tracker(landmarker, detect_every_frame=True, search_every=3), [True] * 9),
+    ):
+        steps = [tracker.step(blank, i / 30) for i in range(9)]
+        assert [s.detected for s in steps] == expected
+        assert all(s.face is None for s in steps)
+    with pytest.raises(ValueError, match="search_every"):
+        video.Tracker(landmarker, search_every=0)
+
+
 def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_clip, tmp_path):
     source = video.write_video(tmp_path / "in.mp4", small_clip.frames[:20], clip.FPS)
     frames = list(video.read_frames(source))
