@@ -251,8 +251,9 @@ PARTS: tuple[Part, ...] = (
         "python -m helpers.clip --fast",
         "video_fast",
         "The fast model on video (python -m helpers.video): a face is detected on the first frame "
-        "and whenever the track is lost, otherwise the next crop comes from the last frame's "
-        "points, and the points are smoothed over time by the One Euro filter. The clip is a "
+        "and whenever the track is lost (then on every third frame until a face is found), "
+        "otherwise the next crop comes from the last frame's points, and the points are "
+        "smoothed over time by the One Euro filter. The clip is a "
         "real validation face moved across a 640×480 frame by known smooth similarity transforms "
         "(pan, zoom, rotation to ±25°, a still stretch, out of the frame and back) with sensor "
         "noise, so every frame's true points are known.",
