@@ -69,6 +69,33 @@ def test_with_no_face_the_detector_looks_at_every_third_frame_unless_told_every_
         video.Tracker(landmarker, search_every=0)
 
 
+def test_a_track_lost_is_looked_for_at_once_then_every_third_frame(monkeypatch):
+    # Frame value 0 holds a face the detector finds and the model is sure of; on value 1
+    # frames the detector finds nothing and the model's confidence is low.
+    landmarker = predict.Landmarker.load(mirrored=False, runtime="torch")
+    looked = []
+
+    def fake_detect(frame, threshold, upsample):
+        looked.append(int(frame[0, 0, 0]))
+        if frame[0, 0, 0] == 0:
+            return np.array([[50, 30, 60, 60]], np.float32), np.array([1.0])
+        return np.zeros((0, 4), np.float32), np.zeros(0)
+
+    points = np.stack(np.meshgrid(np.linspace(60, 100, 17), np.linspace(40, 80, 4)), -1)
+    points = points.reshape(-1, 2)[:68].astype(np.float32)
+    tracker = video.Tracker(landmarker)
+    monkeypatch.setattr(video, "detect", fake_detect)
+    monkeypatch.setattr(
+        tracker, "_landmarks", lambda frame, box: (points, 0.9 if frame[0, 0, 0] == 0 else 0.1)
+    )
+    frames = [np.full((120, 160, 3), v, np.uint8) for v in (0, 1, 1, 1, 1, 1, 1)]
+    steps = [tracker.step(frame, i / 30) for i, frame in enumerate(frames)]
+    assert [s.face is not None for s in steps] == [True] + [False] * 6
+    # frame 1: the track is lost and the detector looks at once; then it rests two frames
+    assert [s.detected for s in steps] == [True, True, False, False, True, False, False]
+    assert looked == [0, 1, 1]
+
+
 def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_clip, tmp_path):
     source = video.write_video(tmp_path / "in.mp4", small_clip.frames[:20], clip.FPS)
     frames = list(video.read_frames(source))
