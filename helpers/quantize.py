@@ -67,13 +67,16 @@ def study(paths: list[Path], calibration: int) -> dict[str, dict[str, float]]:
     exports, printed and returned by row."""
     print(f"on {hardware()}, ONNX Runtime, batch 1, no mirror")
     data = recipe_data(RELEASES["fast"])  # the release split: the same 221 validation faces
-    batches = calibration_crops(data, calibration)
-    points = partial(evaluate.crop_points, data=data.val, squares=data.val_squares)
     score = partial(evaluate.ibug_scores, true_px=data.true_px, subsets=data.subsets)
     rows, timers = {}, {}
     with tempfile.TemporaryDirectory() as folder:
         for path in paths:
             _, settings = load_landmarker(path)
+            if settings.in_channels != 3:
+                raise ValueError(f"{relative(path)} reads grey crops: only RGB models here")
+            own = data if data.size == settings.crop_size else data.at_size(settings.crop_size)
+            points = partial(evaluate.crop_points, data=own.val, squares=own.val_squares)
+            batches = calibration_crops(own, calibration)
             int8 = quantize(path, Path(folder) / f"{path.stem}.int8.onnx", batches)
             for kind, file in (("float32", runtime.onnx_path(path)), ("int8", int8)):
                 net, row = runtime.OnnxNet(file), f"{path.name}, {kind}"
