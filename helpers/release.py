@@ -45,7 +45,14 @@ from .detect import calibrate_on
 from .download import sha256_of
 from .export import export
 from .images import read_image
-from .modelfile import DEFAULT_MODEL, FAST_MODEL, card_path, load_landmarker, ship
+from .modelfile import (
+    DEFAULT_MODEL,
+    FAST_MODEL,
+    SHIP_METRIC,
+    card_path,
+    load_landmarker,
+    ship,
+)
 from .recipes import recipe_data, recipe_loss, student_builder, warm_start
 from .studies import trial
 from .train import checkpoint_path
@@ -166,8 +173,8 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
     card["ced_figure"] = ced_figure
     shipped_onnx = onnx_speed(DEFAULT_MODEL, shipped_model, shipped_settings)  # before ship
     target = config.models_dir() / cfg.model_file
-    shipped_now = ship(target, model, settings, card)
-    kept = "kept: the model there has a lower NME"
+    shipped_now = ship(target, model, settings, card, mirrored=not fast)
+    kept = f"kept: the model there scores as well or better ({SHIP_METRIC[not fast]})"
     print(f"{config.relative(target)}:", "written" if shipped_now else kept)
     onnx_ms = None
     if shipped_now:

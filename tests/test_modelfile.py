@@ -1,6 +1,7 @@
 """Model files check themselves: a damaged, non-finite, code-carrying, empty or older file is
 refused with a clear error naming it, whether or not a card sits beside it."""
 
+import json
 import os
 import pickle
 
@@ -126,3 +127,36 @@ def test_out_that_is_a_file_cannot_start(saved, tmp_path, capsys):
     code = predict.main(["x.jpg", "--out", str(tmp_path / "taken"), "--model", str(path)])
     assert code == predict.EXIT_CANNOT_START
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def _card(mirrored: float, plain: float) -> dict:
+    return {"val_nme": mirrored, "val_nme_without_mirrored_prediction": plain}
+
+
+def test_ship_keeps_the_shipped_file_on_a_tie_untouched(saved, tmp_path):
+    _, model, settings = saved
+    path = tmp_path / "shipped.pt"
+    assert modelfile.ship(path, model, settings, _card(0.05, 0.06))
+    before = path.read_bytes(), modelfile.card_path(path).read_bytes()
+    assert not modelfile.ship(path, models.UNet(68, 3, width=4, depth=2, stride=4), settings,
+                              _card(0.05, 0.01))  # fmt: skip
+    assert (path.read_bytes(), modelfile.card_path(path).read_bytes()) == before
+
+
+@pytest.mark.parametrize(
+    "mirrored, new, shipped",
+    [
+        (True, _card(0.04, 0.07), True),  # better with the mirror, as the accurate model runs
+        (True, _card(0.06, 0.01), False),
+        (False, _card(0.04, 0.07), False),  # better mirrored, worse as the fast model runs
+        (False, _card(0.06, 0.05), True),
+    ],
+)
+def test_ship_compares_a_model_the_way_it_runs(saved, tmp_path, mirrored, new, shipped):
+    _, model, settings = saved
+    path = tmp_path / "shipped.pt"
+    assert modelfile.ship(path, model, settings, _card(0.05, 0.06), mirrored)
+    assert modelfile.ship(path, model, settings, new, mirrored) is shipped
+    card = json.loads(modelfile.card_path(path).read_text())
+    assert card["val_nme"] == (new if shipped else _card(0.05, 0.06))["val_nme"]
+    assert card["shipped_by"] == modelfile.SHIP_METRIC[mirrored]
