@@ -1,9 +1,8 @@
 """dlib's predictor as the benchmark's 1x row: skipped with how to install it when missing,
 and timed through the same call that places its points when present."""
 
-import time
-
 import numpy as np
+import pytest
 
 from helpers import baseline, benchmark, models
 from helpers.modelfile import ModelSettings, load_landmarker, save_landmarker
@@ -22,17 +21,35 @@ def test_dlib_points_are_read_in_image_pixels_from_the_box():
     assert points.shape == (68, 2) and (points == [10, 20]).all()
 
 
-class SlowPredictor(FakePredictor):
-    """Takes 3 ms a face, like a real predictor would take some time."""
+class Clock:
+    """A stand-in for the time module: its perf_counter stays put until a fake predictor moves
+    it on by `step` seconds, or moves on by itself at every reading with ticking=True."""
+
+    def __init__(self, step: float, ticking: bool = False) -> None:
+        self.now, self.step, self.ticking = 0.0, step, ticking
+
+    def perf_counter(self) -> float:
+        self.now += self.step if self.ticking else 0.0
+        return self.now
+
+
+class TimedPredictor(FakePredictor):
+    """Takes exactly 3 ms a face on the fake clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
 
     def __call__(self, image, rect):
-        time.sleep(0.003)
+        self.clock.now += self.clock.step
         return super().__call__(image, rect)
 
 
-def test_dlib_timing_is_per_face_and_in_milliseconds():
-    faces = [(np.zeros((50, 50, 3), np.uint8), (0, 0, 9, 9))] * 4
-    assert 3.0 <= baseline.dlib_ms_per_face(SlowPredictor(), faces, 2) < 30.0
+def test_dlib_timing_is_per_face_in_milliseconds_on_a_photo_with_several_faces(monkeypatch):
+    clock = Clock(0.003)
+    monkeypatch.setattr(baseline, "time", clock)
+    photo = np.zeros((100, 100, 3), np.uint8)
+    faces = [(photo, (0, 0, 9, 9)), (photo, (20, 20, 9, 9)), (photo, (50, 40, 30, 30))]
+    assert baseline.dlib_ms_per_face(TimedPredictor(clock), faces, 2) == pytest.approx(3.0)
 
 
 def test_without_face_recognition_models_the_row_is_skipped_with_how_to_install(
@@ -45,16 +62,21 @@ def test_without_face_recognition_models_the_row_is_skipped_with_how_to_install(
     timers = benchmark.batch1_timers({path: load_landmarker(path)})
     assert "pip install face_recognition_models" in capsys.readouterr().out
     assert not any("dlib" in row for row in timers) and "m.pt, torch" in timers
-    assert timers["m.pt, torch"]() > 0
-    assert timers["m.pt, torch, image and box to points"]() > 0  # the same input as dlib's row
+    monkeypatch.setattr(benchmark, "time", Clock(0.002, ticking=True))  # 2 ms between readings
+    assert timers["m.pt, torch"]() == pytest.approx(2.0)
+    # the same input as dlib's row: per face, in milliseconds
+    assert timers["m.pt, torch, image and box to points"]() == pytest.approx(2.0)
 
 
 def test_candidates_times_each_size_on_each_runtime(monkeypatch, capsys):
     monkeypatch.setattr(benchmark, "FAST_CANDIDATES", {"FastNet w4 (1, 1, 1)": (4, (1, 1, 1))})
     monkeypatch.setattr(benchmark, "ROUNDS", 1)
+    monkeypatch.setattr(benchmark, "time", Clock(0.002, ticking=True))  # 2 ms between readings
     medians = benchmark.candidates()
-    rows = {name for name, _ in medians}
-    assert rows == {"shipped model", "FastNet w4 (1, 1, 1)"} and all(
-        v > 0 for v in medians.values()
-    )
+    assert set(medians) == {
+        (name, runtime)
+        for name in ("shipped model", "FastNet w4 (1, 1, 1)")
+        for runtime in ("torch", "onnxruntime")
+    }
+    assert all(v == pytest.approx(2.0) for v in medians.values())
     assert "FastNet w4 (1, 1, 1)" in capsys.readouterr().out

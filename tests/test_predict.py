@@ -175,6 +175,45 @@ def test_landmarker_batches_photos_and_gives_an_empty_list_without_a_face(model_
     np.testing.assert_allclose(together[0][0].points, one_by_one[0][0].points, atol=1e-4)
 
 
+def _two_astronauts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The astronaut, her mirror image (its first 24 columns cut), and both side by side in one
+    1000x512 photo (the size detection runs at, so nothing is rescaled)."""
+    photo = data.astronaut()
+    mirrored = np.ascontiguousarray(photo[:, ::-1][:, 24:])
+    return photo, mirrored, np.concatenate([photo, mirrored], 1)
+
+
+def test_two_different_photos_batched_each_get_the_points_they_get_alone(model_path):
+    photo, mirrored, _ = _two_astronauts()
+    lm = predict.Landmarker.load(model_path)
+    together = lm.batch([photo, mirrored])
+    for faces, image in zip(together, (photo, mirrored), strict=True):
+        alone = lm(image)
+        assert len(faces) == len(alone) >= 1
+        for face, face_alone in zip(faces, alone, strict=True):
+            np.testing.assert_allclose(face.box, face_alone.box)
+            np.testing.assert_allclose(face.points, face_alone.points, atol=1e-4)
+
+
+def test_each_face_of_a_group_photo_gets_its_own_points_in_its_own_box_best_first():
+    photo, _, group = _two_astronauts()
+    lm = predict.Landmarker.load()  # the shipped model: its points lie on the face
+    faces = lm(group)
+    scores = [face.score for face in faces]
+    assert len(faces) == 3 and scores == sorted(scores, reverse=True)  # two faces and a patch
+    for face in faces:
+        alone = predict.landmarks_in_boxes(lm.model, lm.settings, group, [face.box])[0]
+        np.testing.assert_allclose(face.points, alone, atol=1e-4)  # this box's points
+    for face in faces[:2]:  # the two faces (the patch scores 0.23)
+        left, top, width, height = face.box
+        cx, cy = face.points.mean(0)
+        assert left < cx < left + width and top < cy < top + height
+    [left_face] = [face for face in faces if face.box[0] < 500]
+    [face_alone] = lm(photo)
+    np.testing.assert_allclose(left_face.box, face_alone.box)
+    np.testing.assert_allclose(left_face.points, face_alone.points, atol=1e-4)
+
+
 def test_landmarker_errors_name_the_photo(model_path, tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     lm = predict.Landmarker.load(model_path)

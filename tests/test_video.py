@@ -46,12 +46,18 @@ def small_clip(data_root):
 
 def test_the_tracker_follows_the_face_draws_nothing_when_it_is_gone_and_finds_it_again(small_clip):
     landmarker = predict.Landmarker.load(mirrored=False, runtime="torch")
-    tracker = video.Tracker(landmarker, video.OneEuro())
-    points, _ = clip.run(small_clip, tracker)
-    result = clip.score(small_clip, points)
-    assert result["nme"] < 0.05 and result["missed_frames"] == 0
-    assert result["frames_gone"] > 10 and result["stale_frames"] == 0
-    assert result["frames_to_find_again"] <= 5
+    smoothed, _ = clip.run(small_clip, video.Tracker(landmarker, video.OneEuro()))
+    raw, _ = clip.run(small_clip, video.Tracker(landmarker))
+    result = clip.score(small_clip, smoothed)
+    # measured on a 2-core Xeon: NME 2.95% smoothed (2.73% raw), found again on the first
+    # frame the face is wholly back, no stale point while it is away (29 frames)
+    assert result["nme"] < 0.035 and result["missed_frames"] == 0
+    assert result["frames_gone"] == 29 and result["stale_frames"] == 0
+    assert result["frames_to_find_again"] == 0
+    # smoothing cuts the jitter of the still face after the return (measured 1.9x)
+    assert clip.jitter(small_clip, raw, "settle") > 1.5 * clip.jitter(
+        small_clip, smoothed, "settle"
+    )
 
 
 def test_with_no_face_the_detector_looks_at_every_third_frame_unless_told_every_frame():
@@ -94,6 +100,36 @@ def test_a_track_lost_is_looked_for_at_once_then_every_third_frame(monkeypatch):
     # frame 1: the track is lost and the detector looks at once; then it rests two frames
     assert [s.detected for s in steps] == [True, True, False, False, True, False, False]
     assert looked == [0, 1, 1]
+
+
+def test_a_track_whose_box_leaves_the_frame_is_lost_not_kept(monkeypatch):
+    # The model follows the face to the right edge of a 160x120 frame, then places the points
+    # past it: the next crop, from those points, would be centred outside the frame.
+    landmarker = predict.Landmarker.load(mirrored=False, runtime="torch")
+    grid = np.stack(np.meshgrid(np.linspace(0, 40, 17), np.linspace(0, 40, 4)), -1)
+    grid = grid.reshape(-1, 2)[:68].astype(np.float32)
+    placed = [grid + [60, 40], grid + [170, 40], grid + [60, 40]]  # frames 0, 1, 2 (sure: 0.9)
+    crops = []
+
+    def fake_landmarks(frame, box):
+        crops.append(box)
+        return placed[len(crops) - 1], 0.9
+
+    def fake_detect(frame, threshold, upsample):
+        if not crops:  # the face is found on the first frame only
+            return np.array([[50, 30, 60, 60]], np.float32), np.array([1.0])
+        return np.zeros((0, 4), np.float32), np.zeros(0)
+
+    tracker = video.Tracker(landmarker)
+    monkeypatch.setattr(video, "detect", fake_detect)
+    monkeypatch.setattr(tracker, "_landmarks", fake_landmarks)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    steps = [tracker.step(frame, i / 30) for i in range(3)]
+    assert [s.face is not None for s in steps] == [True, True, False]
+    assert [s.detected for s in steps] == [True, False, True]  # lost, so looked for at once
+    assert len(crops) == 2  # no crop was cut around the box outside the frame
+    cx = steps[1].face.box[0] + steps[1].face.box[2] / 2
+    assert 0 <= cx < 160  # the second crop still lay in the frame (from the first points)
 
 
 def test_a_video_file_round_trips_and_the_command_writes_video_and_csv(small_clip, tmp_path):

@@ -1,0 +1,54 @@
+"""The clip's measures on synthetic tracks with known answers: per-frame NME, missed and stale
+frames, frames to find the face again, and jitter on the still stretch."""
+
+import numpy as np
+import pytest
+
+from helpers import clip
+
+# A face whose outer eye corners (points 36 and 45) lie 100 px apart, the rest inside 100x100.
+SHAPE = np.random.default_rng(0).uniform(0, 100, (68, 2)).astype(np.float32)
+SHAPE[36], SHAPE[45] = (0, 50), (100, 50)
+IN, PART, OUT = (200, 200), (590, 200), (700, 200)  # offsets: in the 640x480 frame, half, out
+
+
+def _clip(segments, offsets) -> clip.Clip:
+    truth = np.stack([SHAPE + o for o in offsets])
+    return clip.Clip([np.zeros((480, 640, 3), np.uint8)] * len(truth), truth, segments)
+
+
+def test_score_counts_errors_misses_stale_points_and_frames_to_find_the_face_again():
+    segments = ["pan"] * 3 + ["leave"] + ["away"] * 2 + ["return"] * 4
+    offsets = [IN, IN, IN, PART, OUT, OUT, PART, IN, IN, IN]
+    track = _clip(segments, offsets)
+    truth = track.truth
+    predicted = [
+        truth[0] + (3, 4),  # 5 px off at a 100 px eye distance: NME 0.05
+        truth[1] + (3, 4),
+        None,  # missed while the whole face is in the frame
+        truth[3],  # half out of the frame: neither scored nor stale
+        truth[4],  # drawn while the face is gone: stale
+        None,
+        None,
+        truth[7] + (12, 16),  # back, but 20 px off (0.2): not found yet
+        truth[8] + (0.6, 0.8),  # 0.01: found again, one frame after it was back
+        truth[9],
+    ]
+    result = clip.score(track, predicted)
+    assert result["nme"] == pytest.approx((0.05 + 0.05 + 0.2 + 0.01 + 0) / 5)
+    assert result["nme_by_segment"] == {"pan": 0.05, "return": pytest.approx(0.07)}
+    assert result["frames_with_face"] == 6 and result["missed_frames"] == 1
+    assert result["frames_gone"] == 2 and result["stale_frames"] == 1
+    assert result["frames_to_find_again"] == 1
+
+
+def test_jitter_is_the_rms_frame_to_frame_motion_on_the_still_stretch_over_the_eye_distance():
+    segments = ["pan"] * 2 + ["still"] * 5 + ["settle"]
+    track = _clip(segments, [IN] * 8)
+    moved = [50, 50, 0, 3, 3, 7, None, 40]  # x offsets of the points; None: no face
+    predicted = [None if m is None else track.truth[i] + (m, 0) for i, m in enumerate(moved)]
+    # still frames 2-6: moves of 3, 0 and 4 px; the step from the pan, and those to or from
+    # a frame without a face, do not count
+    expected = np.sqrt((3**2 + 0**2 + 4**2) / 3) / 100
+    assert clip.jitter(track, predicted) == pytest.approx(expected)
+    assert clip.jitter(track, predicted, segment="pan") == pytest.approx(0.0)
