@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from helpers import export, ibug, modelfile, predict, runtime
 from helpers.images import read_image
@@ -25,7 +26,11 @@ def exported(tmp_path_factory):
 def test_the_card_lists_the_export_and_its_hash(exported):
     card = json.loads(modelfile.card_path(exported).read_text())
     assert card["onnx"]["sha256"] == modelfile.sha256_of(runtime.onnx_path(exported))
-    assert card["onnx"]["max_abs_difference"] <= export.TOLERANCE
+    model, _ = modelfile.load_landmarker(exported)
+    crops = torch.rand(3, 3, 128, 128, generator=torch.Generator().manual_seed(1)) - 0.5
+    with torch.no_grad():  # crops the export never saw
+        difference = (runtime.OnnxNet(runtime.onnx_path(exported))(crops) - model(crops)).abs()
+    assert float(difference.max()) <= export.TOLERANCE
     assert sorted(p.suffix for p in exported.parent.iterdir()) == [".json", ".onnx", ".pt"]
     modelfile.load_landmarker(exported)  # the weights' own hash on the card still holds
 
@@ -41,6 +46,18 @@ def test_onnx_runtime_gives_torchs_points_on_validation_faces(exported, data_roo
         a = predict.landmarks_in_boxes(on_torch.model, on_torch.settings, image, [face.box])
         b = predict.landmarks_in_boxes(on_onnx.model, on_onnx.settings, image, [face.box])
         assert np.abs(a - b).max() < 0.01, face.image_path
+
+
+def test_an_export_that_differs_from_torch_is_refused_and_not_written(tmp_path, monkeypatch):
+    for path in (modelfile.DEFAULT_MODEL, modelfile.card_path(modelfile.DEFAULT_MODEL)):
+        shutil.copy(path, tmp_path / path.name)
+    weights = tmp_path / modelfile.DEFAULT_MODEL.name
+    card = modelfile.card_path(weights).read_text()
+    monkeypatch.setattr(export, "TOLERANCE", -1.0)  # any difference, even 0, is too large
+    with pytest.raises(modelfile.ModelFileError, match="differs from torch"):
+        export.export(weights)
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".pt"]
+    assert modelfile.card_path(weights).read_text() == card
 
 
 def test_an_export_the_card_does_not_vouch_for_is_not_used(exported, tmp_path):

@@ -1,11 +1,13 @@
 """The recipe study: its Pareto front, and the quick study end to end with its resume."""
 
 import json
+import math
+from collections import Counter
 
 import pytest
 import torch
 
-from helpers import config, plots, recipe_study
+from helpers import config, ibug, plots, recipe_study
 from helpers.recipes import student_builder, warm_start
 
 
@@ -27,9 +29,15 @@ def test_the_quick_study_scores_every_candidate_and_a_rerun_keeps_them(
     monkeypatch.setenv("FKD_OUTPUT_DIR", str(tmp_path))
     entries = recipe_study.study("quick")
     assert set(entries) == set(config.RECIPE_STUDIES["quick"])
+    faces = ibug.load_xml(data_root / ibug.IBUG_DIR / ibug.TRAIN_XML)
+    counts = Counter(ibug.subset_of(f.image_path) for f in ibug.split_by_image(faces, 0.1, 0)[1])
     for entry in entries.values():
-        assert 0 < entry["val_nme"] and entry["ms_per_face_batch1"] > 0 and entry["passes"] >= 1
-        assert set(entry["val_nme_by_subset"]) == {"afw", "helen", "lfpw"}
+        by_subset = entry["val_nme_by_subset"]
+        assert set(by_subset) == set(counts) == {"afw", "helen", "lfpw"}
+        # the mean over the 221 faces is the subsets' means weighted by their face counts
+        weighted = sum(counts[s] * by_subset[s] for s in counts) / counts.total()
+        assert entry["val_nme"] == pytest.approx(weighted, abs=1e-4)
+        assert math.isfinite(entry["ms_per_face_batch1"]) and entry["passes"] >= 1
     saved = json.loads((tmp_path / "results" / "recipe_study.json").read_text())
     assert saved["candidates"] == json.loads(json.dumps(entries))
     assert saved["front"] and set(saved["front"]) <= set(entries)
