@@ -1,12 +1,20 @@
 """Fetch the datasets from their public URLs, verify them and unpack them safely.
 
 Usage: python -m helpers.download {imm,ibug,all} [--root DIR] [--url URL] [--sha256 HEX]
+
+An archive is verified against the SHA-256 given with --sha256, else the one pinned in SOURCES,
+else the one recorded in the lock file beside the data (LOCK_NAME) when it was first downloaded;
+with none of them, its hash is recorded there (trust on first use), and said so. The lock also
+records a hash of the unpacked files, against which a dataset already present is checked on
+every run. What was verified, and against what, is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
+import json
 import shutil
 import sys
 import tarfile
@@ -27,7 +35,7 @@ class Source:
 
     folder: str
     url: str
-    sha256: str | None  # None: not pinned yet; the computed hash is printed to pin it
+    sha256: str | None  # None: not known here; the lock file records it on first download
     marker: str  # a file that must exist in the unpacked folder
 
 
@@ -116,28 +124,97 @@ def offline_help(name: str, url: str, err: Exception) -> str:
     )
 
 
+LOCK_NAME = "datasets.lock.json"  # beside the datasets, in the data root
+
+
+def read_lock(root: Path) -> dict:
+    """The lock file's records by dataset name ({} when there is none)."""
+    path = root / LOCK_NAME
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record(root: Path, name: str, entry: dict) -> Path:
+    """Write one dataset's record into the lock file, whole or not at all."""
+    path = root / LOCK_NAME
+    tmp = path.with_name(f".{LOCK_NAME}.tmp")
+    tmp.write_text(json.dumps({**read_lock(root), name: entry}, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def tree_sha256(folder: Path) -> tuple[str, int]:
+    """SHA-256 over every file's path (relative, sorted) and SHA-256, and the file count."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{sha256_of(path)}\n".encode())
+    return digest.hexdigest(), len(files)
+
+
+def check_present(name: str, dest: Path, entry: dict | None) -> str:
+    """Check a dataset already unpacked against its lock record; says what was verified."""
+    if entry is None or "tree_sha256" not in entry:
+        return f"{name}: present at {dest}, not verified (no record in {LOCK_NAME})"
+    tree, count = tree_sha256(dest)
+    if tree != entry["tree_sha256"]:
+        raise DownloadError(
+            f"{name}: the files at {dest} ({count}) differ from those recorded in "
+            f"{LOCK_NAME} ({entry['files']}); delete the folder to download it again"
+        )
+    return f"{name}: present at {dest}, its {count} files verified against {LOCK_NAME}"
+
+
+def expected_sha256(name: str, given: str | None, entry: dict | None) -> tuple[str | None, str]:
+    """The archive's expected SHA-256 and where it comes from: --sha256, the pin in SOURCES,
+    or the lock file's record of the first download; (None, "") when none is known."""
+    if given:
+        return given.lower(), "--sha256"
+    if SOURCES[name].sha256:
+        return SOURCES[name].sha256, "the hash pinned in helpers/download.py"
+    if entry and entry.get("archive_sha256"):
+        return entry["archive_sha256"], f"the hash {LOCK_NAME} recorded on {entry['recorded']}"
+    return None, ""
+
+
 def download(name: str, root: Path, url: str | None = None, sha256: str | None = None) -> Path:
     """Download, verify and unpack one dataset into root/<folder>; return that folder."""
     source = SOURCES[name]
     dest = root / source.folder
+    entry = read_lock(root).get(name)
     if (dest / source.marker).exists():
-        print(f"{name}: already present at {dest}")
+        print(check_present(name, dest, entry))
         return dest
     root.mkdir(parents=True, exist_ok=True)
-    expected = sha256 or source.sha256
+    expected, origin = expected_sha256(name, sha256, entry)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         try:
             archive = fetch(url or source.url, Path(tmp) / Path(source.url).name)
         except OSError as err:  # URLError, HTTPError and socket errors are all OSErrors
             raise DownloadError(offline_help(name, url or source.url, err)) from err
         actual = sha256_of(archive)
-        if expected and actual != expected.lower():
-            raise DownloadError(f"{name}: SHA-256 mismatch: expected {expected}, got {actual}")
-        if not expected:
-            print(f"{name}: no pinned checksum; SHA-256 of the download is {actual}")
+        if expected and actual != expected:
+            raise DownloadError(
+                f"{name}: SHA-256 mismatch: expected {expected} ({origin}), got {actual}"
+            )
         safe_extract(archive, Path(tmp) / "unpacked")
         shutil.move(_find_dataset(Path(tmp) / "unpacked", source.marker), dest)
-    print(f"{name}: ready at {dest}")
+    tree, count = tree_sha256(dest)
+    same = entry is not None and entry.get("archive_sha256") == actual
+    recorded = entry["recorded"] if same else datetime.date.today().isoformat()
+    lock = record(
+        root,
+        name,
+        {"url": url or source.url, "archive_sha256": actual, "tree_sha256": tree, "files": count,
+         "recorded": recorded},
+    )  # fmt: skip
+    if expected:
+        print(f"{name}: SHA-256 {actual} verified against {origin}")
+    else:
+        print(
+            f"{name}: no SHA-256 is known for this archive, so it is not verified: its hash "
+            f"{actual} is recorded in {lock} (trust on first use), and later downloads must match"
+        )
+    print(f"{name}: ready at {dest} ({count} files)")
     return dest
 
 

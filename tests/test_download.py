@@ -4,6 +4,8 @@ import functools
 import hashlib
 import http.server
 import io
+import json
+import shutil
 import tarfile
 import threading
 import zipfile
@@ -44,7 +46,8 @@ def test_downloads_verifies_and_unpacks_over_http(server, tmp_path):
     dest = download.download("imm", root, url=f"{base}/imm_face_db.zip", sha256=sha(archive))
     assert dest == root / "imm_face_db"
     assert (dest / "01-1m.asf").read_bytes() == b"asf"
-    assert [p.name for p in root.iterdir()] == ["imm_face_db"]  # no temp files left behind
+    # no temp files left behind; the lock records what was fetched
+    assert sorted(p.name for p in root.iterdir()) == [download.LOCK_NAME, "imm_face_db"]
 
 
 def test_nested_archive_layout_from_file_url(tmp_path):
@@ -92,8 +95,44 @@ def test_command_line_reports_errors(tmp_path, capsys):
     args = ["imm", "--root", str(tmp_path / "d"), "--url", archive.as_uri(), "--sha256", "1" * 64]
     assert download.main(args) == 1
     assert "mismatch" in capsys.readouterr().err
-    assert download.main(args[:-2]) == 0  # no pinned hash: prints the computed one
-    assert sha(archive) in capsys.readouterr().out
+    assert not (tmp_path / "d" / download.LOCK_NAME).exists()  # nothing recorded of a refusal
+
+
+def test_with_no_hash_known_the_first_download_is_recorded_and_later_ones_must_match(
+    tmp_path, capsys
+):
+    first = make_zip(tmp_path / "a.zip", {"01-1m.asf": b"asf"})
+    root = tmp_path / "data"
+    args = ["imm", "--root", str(root), "--url", first.as_uri()]
+    assert download.main(args) == 0
+    out = capsys.readouterr().out
+    assert "not verified" in out and "trust on first use" in out and sha(first) in out
+    lock = json.loads((root / download.LOCK_NAME).read_text())["imm"]
+    assert lock["archive_sha256"] == sha(first) and lock["files"] == 1
+    shutil.rmtree(root / "imm_face_db")
+    assert download.main(args) == 0  # the same archive again: verified against the record
+    assert f"verified against the hash {download.LOCK_NAME} recorded on" in capsys.readouterr().out
+    shutil.rmtree(root / "imm_face_db")
+    changed = make_zip(tmp_path / "b.zip", {"01-1m.asf": b"another asf"})
+    assert download.main(["imm", "--root", str(root), "--url", changed.as_uri()]) == 1
+    err = capsys.readouterr().err
+    assert "mismatch" in err and download.LOCK_NAME in err and sha(first) in err
+    assert not (root / "imm_face_db").exists()
+
+
+def test_a_dataset_present_is_checked_against_the_lock_on_every_run(tmp_path, capsys):
+    archive = make_zip(tmp_path / "a.zip", {"01-1m.asf": b"asf", "01-1m.jpg": b"jpg"})
+    root = tmp_path / "data"
+    download.download("imm", root, url=archive.as_uri(), sha256=sha(archive))
+    assert "verified against --sha256" in capsys.readouterr().out
+    download.download("imm", root)  # present: no download, its files checked
+    assert f"its 2 files verified against {download.LOCK_NAME}" in capsys.readouterr().out
+    (root / "imm_face_db" / "01-1m.jpg").write_bytes(b"changed")
+    with pytest.raises(DownloadError, match="differ from those recorded"):
+        download.download("imm", root)
+    (root / download.LOCK_NAME).unlink()  # a copy this command did not download
+    download.download("imm", root)
+    assert "not verified (no record in" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("url", ["http://no-such-host.invalid/imm.zip", "http://127.0.0.1:9/x.zip"])
