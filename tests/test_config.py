@@ -1,5 +1,9 @@
 """Profiles: one place for settings, with the course's exact Part 3 settings one switch away."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from helpers import config
@@ -32,3 +36,16 @@ def test_hardware_names_the_cpu(monkeypatch, tmp_path):
     assert config.cpu_name() == "AMD EPYC 9R14 96-Core Processor"
     if not config.torch.cuda.is_available():
         assert config.hardware().startswith("CPU AMD EPYC 9R14")
+
+
+@pytest.mark.parametrize("fail_on_skip, code", [("1", 1), ("0", 0)])
+def test_make_test_fails_when_a_test_is_skipped(tmp_path, fail_on_skip, code):
+    (tmp_path / "test_skips.py").write_text(
+        "import pytest\n\ndef test_a():\n    pytest.skip('x')\n"
+    )
+    env = {**os.environ, "FKD_FAIL_ON_SKIP": fail_on_skip}
+    run = subprocess.run(  # the repository's conftest.py, as a plugin, on a file that skips
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-c", os.devnull, str(tmp_path)],
+        cwd=config.REPO_ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == code, run.stdout
