@@ -45,3 +45,28 @@ def test_groups_are_scored_on_their_own_points():
 def test_the_cumulative_error_distribution_counts_faces_at_or_under_each_threshold():
     curve = geometry.ced(NME, [0.005, 0.04, 0.08, 0.2])
     np.testing.assert_allclose(curve, [0, 0.5, 0.75, 1])
+
+
+def test_mean_by_rounds_each_labels_mean_to_4_decimals_with_labels_as_sorted_strings():
+    values = np.array([0.01, 0.02, 0.02, 0.5, 0.123456])
+    labels = np.array([10, 10, 10, 2, 2])
+    means = evaluate.mean_by(values, labels)
+    assert list(means) == ["2", "10"]  # sorted as labels, not as strings
+    assert means == {"2": 0.3117, "10": 0.0167}  # 0.311728 and 0.016666...
+
+
+def test_scores_as_dict_round_and_prefix_with_val_by_default():
+    scores = evaluate.IbugScores(
+        nme=np.array([0.01, 0.02, 0.02]),  # mean 0.016666...
+        auc8=0.123456,
+        failure8=1 / 3,
+        by_group={"jaw": 1 / 30, "nose": 0.0123456},
+        by_subset={"helen": 0.1234},
+    )
+    assert scores.as_dict() == {
+        "val_nme": 0.01667,
+        "val_auc8": 0.1235,
+        "val_failure8": 0.3333,
+        "val_nme_by_group": {"jaw": 0.0333, "nose": 0.0123},
+        "val_nme_by_subset": {"helen": 0.1234},
+    }
