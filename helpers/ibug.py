@@ -159,8 +159,7 @@ def crops_to_image(pred: np.ndarray, squares: np.ndarray, size: int) -> np.ndarr
 
 
 def crop_face(image: np.ndarray, square: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (3, size, size) crop of an image, channels last in memory (torch.stack makes a
-    batch of them contiguous); areas outside it are black.
+    """uint8 (3, size, size) crop of an image; areas outside it are black.
 
     Only the part of the image inside the square is copied, so a face in a 6000x4000 photo
     costs its own crop, never a converted copy of the whole photo. It is resized channels last,

@@ -1,5 +1,7 @@
 """Coordinate round trips and the geometry helpers."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,76 @@ def test_auc_matches_the_integral_of_the_ced_curve():
     grid = np.linspace(0, 0.08, 80001)
     integral = np.trapezoid(geometry.ced(nmes, grid), grid) / 0.08
     assert geometry.auc(nmes, 0.08) == pytest.approx(integral, abs=1e-3)
+
+
+def test_resize_points_to_the_same_size_returns_the_float32_points_exactly():
+    # Computed in float64: float32 points just below a power of two (e.g. 127.99) would lose
+    # their last bit if the half-pixel shift were added in float32.
+    pts = np.random.default_rng(0).uniform(0, 640, (1000, 2)).astype(np.float32)
+    out = geometry.resize_points(pts, (640, 480), (640, 480))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, pts)
+    halved = geometry.resize_points([[3, 1]], (640, 480), (320, 240))  # (3.5 / 2 - 0.5, ...)
+    assert halved.dtype == np.float32
+    np.testing.assert_array_equal(halved, [[1.25, 0.25]])
+
+
+def test_crop_maps_give_float32_pixels_of_the_square():
+    box = np.array([10.0, 20.0, 100.0])  # pixels 10..109 by 20..119, into a 50 x 50 crop
+    centre = np.array([[59.5, 69.5]])  # the box's centre is the crop's centre, 24.5
+    to_crop = geometry.box_to_crop(centre, box, 50)
+    assert to_crop.dtype == np.float32
+    np.testing.assert_array_equal(to_crop, [[24.5, 24.5]])
+    back = geometry.crop_to_box(np.array([[24.5, 24.5], [-0.25, 49.25]]), box, 50)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, [[59.5, 69.5], [10.0, 119.0]])  # first, last pixel
+
+
+def test_mirror_points_returns_a_float32_copy():
+    pts = np.array([[0.0, 5.0], [2.5, 7.0]])  # float64 in, float32 out
+    out = geometry.mirror_points(pts, 10)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[9.0, 5.0], [6.5, 7.0]])
+    assert pts[0, 0] == 0.0  # the input is untouched
+    ints = geometry.mirror_points(np.array([[1, 2]]), 4)
+    assert ints.dtype == np.float32 and ints.tolist() == [[2.0, 2.0]]
+
+
+def test_mirror_permutation_of_a_shape_centred_on_zero():
+    # The axis is x = 0: each point mirrors onto its partner, not onto itself.
+    shape = np.array([[-5.0, 0], [5, 0], [0, 5], [-3, 9], [3, 9]])
+    np.testing.assert_array_equal(geometry.mirror_permutation(shape), [1, 0, 2, 4, 3])
+
+
+def test_mirror_permutation_mirrors_about_the_mean_x_not_the_mean_y():
+    # Mean (3, 4/3). About x = 3: point 0 stays, points 1 and 2 mirror to (6, 0) and (0, 4),
+    # 4 px from each other: cost 8. About x = 4/3 the best match would be [1, 0, 2] instead.
+    shape = np.array([[3.0, 0], [0, 0], [6, 4]])
+    np.testing.assert_array_equal(geometry.mirror_permutation(shape), [0, 2, 1])
+
+
+def test_mirror_permutation_of_integer_pixels_keeps_the_fractional_axis():
+    # Mean x = 10.25, so points 2 and 3 mirror to (10.5, 7) and (8.5, 8): swapped they cost
+    # 2 * sqrt(1.5^2 + 1) = 3.61 against 0.5 + 3.5 = 4 unswapped. Truncating the mirrored x to
+    # integers, (10, 7) and (8, 8), would keep them apart.
+    shape = [[7, 2], [12, 2], [10, 7], [12, 8]]
+    np.testing.assert_array_equal(geometry.mirror_permutation(shape), [1, 0, 3, 2])
+
+
+def test_nme_with_other_eye_corners():
+    true = np.array([[[0.0, 0], [10, 0], [5, 5]]])
+    pred = true + [0, 2]  # every point 2 px off; the corners 0 and 1 are 10 px apart
+    np.testing.assert_allclose(geometry.nme(pred, true, left=0, right=1), [0.2])
+    np.testing.assert_allclose(geometry.nme(pred, true, left=0, right=2), [2 / np.hypot(5, 5)])
+
+
+def test_failure_rate_counts_errors_above_8_percent_by_default():
+    # 0.08 itself is not a failure: only errors that exceed the limit count.
+    assert geometry.failure_rate(np.array([0.0, 0.08, 0.09, 0.5])) == 0.5
+    assert geometry.failure_rate(np.array([0.08, 0.08])) == 0.0
+
+
+def test_auc_of_float32_errors_is_exact_in_double_precision():
+    nmes = np.random.default_rng(0).uniform(0, 0.12, 1000).astype(np.float32)
+    exact = math.fsum(max(0.08 - float(v), 0.0) for v in nmes) / len(nmes) / 0.08
+    assert geometry.auc(nmes, 0.08) == pytest.approx(exact, rel=1e-12)
