@@ -157,3 +157,77 @@ def test_point_weights_scale_each_points_share_of_the_loss_at_a_mean_of_one():
     assert weighted(perfect, target) < 1e-6
     with pytest.raises(ValueError, match="not integral"):
         losses.HeatmapLoss("integral", point_weights=torch.ones(4))
+
+
+def test_map_size_divides_the_input_by_the_stride_in_whole_pixels():
+    size = heatmaps.map_size((128, 96), 4)
+    assert size == (32, 24)
+    assert all(type(n) is int for n in size)  # a shape for tensors, not 32.0
+
+
+def test_render_draws_a_separable_gaussian_of_sigma_pixels_with_its_peak_at_the_point():
+    points = torch.tensor([[2.0, 3.0], [10.0, 5.0]], dtype=torch.float64)
+    maps = heatmaps.render(points, (12, 8), sigma=1.5)  # 2 * sigma**2 = 4.5
+    assert maps.shape == (2, 8, 12) and maps.dtype == torch.float32
+    assert maps[0, 3, 2] == 1 and maps[1, 5, 10] == 1
+    expected = [np.exp(-1 / 4.5), np.exp(-4 / 4.5), np.exp(-5 / 4.5)]  # dx=1; dy=2; both
+    got = [maps[0, 3, 3], maps[0, 5, 2], maps[1, 6, 8]]
+    torch.testing.assert_close(torch.stack(got), torch.tensor(expected, dtype=torch.float32))
+
+
+def test_the_taylor_step_is_the_top_of_the_parabola_clipped_and_zero_without_a_maximum():
+    logs = np.array(
+        [
+            [0.0, 1.0, 0.5],  # a maximum: the top of the parabola at (0 - 0.5) / (2 * -1.5)
+            [0.0, 1.0, 2.0],  # a straight line: no maximum
+            [1.0, 1.0, 1.0],  # flat: no maximum
+            [0.0, 1.0, 1.9],  # a maximum 9.5 pixels to the right: clipped to 1.5
+            [1.9, 1.0, 0.0],  # and to the left
+            [-1e-6, 0.0, 0.0],  # curvature exactly -1e-6 is not below the threshold
+        ]
+    )
+    with np.errstate(all="raise"):  # no division by a zero curvature, not even one discarded
+        offsets = heatmaps._vertex(logs)
+        heatmaps.decode_peaks(torch.full((2, 4, 5), 0.3))
+    np.testing.assert_allclose(offsets, [1 / 6, 0, 0, 1.5, -1.5, 0], atol=1e-12)
+
+
+def test_confidence_is_the_peak_above_the_lower_median_of_every_fourth_pixel_of_each_map():
+    maps = torch.zeros(2, 4, 5)  # 20 pixels: every fourth is flat index 0, 4, 8, 12, 16
+    maps.view(2, -1)[0, [0, 4, 8, 12, 16]] = torch.tensor([0.5, 0.1, 0.4, 0.2, 0.3])
+    maps.view(2, -1)[1, [0, 4, 8, 12, 16]] = torch.tensor([0.6, 0.9, 0.65, 0.8, 0.7])
+    maps.view(2, -1)[:, 7] = 1.0  # the peak, away from every fourth (and every fifth) pixel
+    points, confidence = heatmaps.decode_peaks(maps)
+    # medians 0.3 and 0.7, each of its own map
+    torch.testing.assert_close(confidence, torch.tensor([0.7, 0.3]))
+    assert points.shape == (2, 2) and points.dtype == confidence.dtype == torch.float32
+
+
+def test_decoded_points_and_confidences_land_on_the_maps_device():
+    class OnMeta:  # CPU maps that say they live elsewhere: the results must be sent there
+        def __init__(self, maps):
+            self.maps, self.shape, self.device = maps, maps.shape, torch.device("meta")
+
+        def detach(self):
+            return self.maps
+
+    points, confidence = heatmaps.decode_peaks(OnMeta(torch.rand(3, MAP[1], MAP[0])))
+    assert points.device.type == confidence.device.type == "meta"
+
+
+def test_soft_argmax_and_fractions_stay_on_the_maps_device():
+    logits = torch.zeros(1, 2, MAP[1], MAP[0], device="meta")
+    assert heatmaps.soft_argmax(logits).device.type == "meta"
+    points = torch.zeros(2, 2, device="meta")
+    assert heatmaps.map_to_fractions(points, MAP).device.type == "meta"
+
+
+def test_integral_confidence_scales_each_map_on_its_own_and_maps_need_no_batch_dimension():
+    # One spike of height L on a flat zero logit map: its softmax over its own peak is e**-L
+    # everywhere else, so the confidence is 1 - e**-L, whatever the other maps hold.
+    logits = torch.zeros(2, MAP[1], MAP[0])  # (K, H, W): no batch
+    logits[0, 7, 5], logits[1, 15, 20] = 30.0, 1.0
+    found, confidence = heatmaps.HeatmapCodec(integral=True).decode(logits)
+    torch.testing.assert_close(confidence, torch.tensor([1.0, 1 - np.exp(-1)], dtype=torch.float32))
+    # the sharp spike's soft-argmax is its pixel (5, 7): ((5 + 0.5) / W, (7 + 0.5) / H)
+    torch.testing.assert_close(found[0], torch.tensor([5.5 / MAP[0], 7.5 / MAP[1]]))
