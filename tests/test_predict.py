@@ -1,5 +1,6 @@
 """The predict command: a face, a photo with no face and an unreadable file in one call."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -101,6 +102,14 @@ def test_calibration_maps_detections_onto_reference_boxes():
     calibration, matched = detect.calibrate_on([(image, reference)])
     assert matched == 1
     np.testing.assert_allclose(detect.calibrate(found, calibration), reference, atol=1e-3)
+
+
+def test_calibration_moves_by_detector_widths_and_gives_a_float32_square():
+    # centre (30, 50) moves by (0.1, -0.05) widths of 40 to (34, 48); side 40 * 1.5 = 60
+    box = np.array([10.0, 20.0, 40.0, 60.0])  # float64, as a reference box may be
+    square = detect.calibrate(box, (0.1, -0.05, 1.5))
+    assert square.dtype == np.float32
+    np.testing.assert_allclose(square, [4.0, 18.0, 60.0, 60.0], atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -219,8 +228,114 @@ def test_landmarker_errors_name_the_photo(model_path, tmp_path):
     lm = predict.Landmarker.load(model_path)
     with pytest.raises(ValueError, match="broken.jpg"):
         lm(tmp_path / "broken.jpg")
-    with pytest.raises(ValueError, match="uint8"):
+    with pytest.raises(ValueError, match=r"^array: expected uint8 pixels, got float32"):
         lm(np.zeros((10, 10, 3), np.float32))
+
+
+class _BrightnessModel(torch.nn.Module):
+    """A stand-in landmark regressor: all 68 points at x = the crop's mean brightness (0 to 1),
+    y = half the crop."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_frac = x.mean(dim=(1, 2, 3)) + 0.5  # model input is pixels / 255 - 0.5
+        points = torch.stack([x_frac, torch.full_like(x_frac, 0.5)], -1)
+        return points[:, None].expand(-1, 68, 2)
+
+
+def _stub_settings(**changes) -> ModelSettings:
+    settings = ModelSettings({"name": "stub"}, "regression", 16, 1.0, 0.0)
+    return dataclasses.replace(settings, **changes)
+
+
+def _fake_detector(found: dict):
+    """Stands in for detect.detect: the boxes and scores listed for a photo's grey level."""
+
+    def fake_detect(pixels, threshold):
+        boxes, scores = found.get(int(pixels[0, 0, 0]), ([], []))
+        return np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)
+
+    return fake_detect
+
+
+def test_crops_in_boxes_shift_the_square_and_give_grey_crops_to_a_one_channel_model():
+    red = np.zeros((60, 60, 3), np.uint8)
+    red[..., 0] = 255
+    box = np.array([10.0, 10.0, 20.0, 20.0])
+    # factor 1, shift 0.25 of the height: the centre (20, 20) moves down to (20, 25)
+    crops, squares = predict.crops_in_boxes(_stub_settings(crop_shift=0.25), red, [box])
+    np.testing.assert_array_equal(squares, [[10, 15, 20]])
+    assert crops.shape == (1, 3, 16, 16) and crops.dtype == torch.float32
+    np.testing.assert_allclose(crops[0, :, 0, 0], [0.5, -0.5, -0.5])
+    grey, _ = predict.crops_in_boxes(_stub_settings(in_channels=1), red, [box])
+    assert grey.shape == (1, 1, 16, 16)
+    # ITU-R 601 luma of pure red: 0.299 * 255 = 76, as the model input 76 / 255 - 0.5
+    np.testing.assert_allclose(grey[0, 0], -0.2, atol=1.5 / 255)
+
+
+class _FixedModel(torch.nn.Module):
+    """A stand-in regressor that puts point k at (k / 100, k / 200) whatever the image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = torch.arange(68, dtype=torch.float32)
+        return torch.stack([k / 100, k / 200], -1).expand(len(x), 68, 2)
+
+
+def test_predict_crops_averages_in_the_mirror_when_the_settings_carry_a_flip_perm():
+    crops = torch.zeros(2, 3, 16, 16)
+    k = np.arange(68)
+    plain = predict.predict_crops(_FixedModel(), _stub_settings(), crops)
+    np.testing.assert_allclose(plain[1], np.stack([k / 100, k / 200], -1), atol=1e-6)
+    reverse = tuple(range(67, -1, -1))
+    mirrored = predict.predict_crops(_FixedModel(), _stub_settings(flip_perm=reverse), crops)
+    # point k averages (k/100, k/200) with point 67-k mirrored: (1 - (67-k)/100, (67-k)/200)
+    expected = np.stack([(2 * k + 33) / 200, np.full(68, 67 / 400)], -1)
+    np.testing.assert_allclose(mirrored[0], expected, atol=1e-6)
+
+
+def test_batch_refuses_an_unknown_errors_mode_by_name():
+    lm = predict.Landmarker(_BrightnessModel(), _stub_settings())
+    with pytest.raises(ValueError, match=r"errors must be 'raise' or 'keep', got 'skip'"):
+        lm.batch([np.zeros((10, 10, 3), np.uint8)], errors="skip")
+
+
+def test_batch_gives_each_face_of_each_photo_its_own_points_and_score(monkeypatch):
+    # grey levels 51, 102 and 204 put x at 0.2, 0.4 and 0.8 of each face's square
+    found = {
+        51: ([[10, 10, 40, 40]], [1.5]),
+        102: ([[10, 10, 40, 40], [50, 50, 40, 40]], [2.0, 0.5]),
+        204: ([[50, 10, 40, 40]], [0.25]),
+    }
+    monkeypatch.setattr(predict, "detect", _fake_detector(found))
+    photos = [np.full((100, 100, 3), v, np.uint8) for v in (51, 0, 102, 204)]
+    lm = predict.Landmarker(_BrightnessModel(), _stub_settings(), batch_size=3)
+    faces = lm.batch(photos)
+    assert [len(f) for f in faces] == [1, 0, 2, 1]
+    [a], [], [b, c], [d] = faces
+    assert [a.score, b.score, c.score, d.score] == pytest.approx([1.5, 2.0, 0.5, 0.25])
+    np.testing.assert_array_equal(c.box, [50, 50, 40, 40])
+    # a point at fraction f of a square (left, top, side) lies at left + f * side - 0.5
+    for face, x, y in ((a, 17.5, 29.5), (b, 25.5, 29.5), (c, 65.5, 69.5), (d, 81.5, 29.5)):
+        assert face.points.shape == (68, 2)
+        np.testing.assert_allclose(face.points, np.tile([x, y], (68, 1)), atol=1e-3)
+
+
+def test_faces_found_on_a_reduced_copy_of_a_photo_file_come_back_in_its_pixels(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "wide.png"
+    io.imsave(path, np.full((1000, 2000, 3), 102, np.uint8), check_contrast=False)
+    seen = []
+
+    def fake_detect(pixels, threshold):
+        seen.append(pixels.shape)
+        return np.array([[100, 50, 200, 200]], np.float32), np.array([1.0], np.float32)
+
+    monkeypatch.setattr(predict, "detect", fake_detect)
+    [face] = predict.Landmarker(_BrightnessModel(), _stub_settings())(path)
+    assert seen == [(500, 1000, 3)]  # detection ran on a copy half the size
+    np.testing.assert_allclose(face.box, [200, 100, 400, 400])
+    # grey 102 puts x at 0.4 of the square (200, 100, 400): 200 + 160 - 0.5
+    np.testing.assert_allclose(face.points, np.tile([359.5, 299.5], (68, 1)), atol=1e-2)
 
 
 def test_a_24_megapixel_photo_finds_its_face_at_the_right_scale(model_path):
