@@ -2,13 +2,17 @@
 and video files in and out."""
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from helpers import clip, ibug, predict, video
 from helpers.config import dataset_dir
+from helpers.modelfile import ModelSettings
 
 
 def test_one_euro_smooths_a_still_point_and_follows_a_moving_one():
@@ -201,3 +205,201 @@ def test_each_model_and_mirror_setting_writes_its_own_clip_results():
     assert clip.output_suffix(DEFAULT_MODEL, mirrored=False) == "_no_mirror"
     assert clip.output_suffix(FAST_MODEL, mirrored=False) == "_fast"
     assert clip.output_suffix(Path("mine/other.pt"), mirrored=True) == "_other_mirrored"
+
+
+def test_one_euro_follows_the_formulas_of_casiez_roussel_and_vogel_point_by_point():
+    # dt = 1/(2 pi) s, so alpha = 1/(1 + tau/dt) = fc/(fc + 1) for a cutoff fc in Hz: the
+    # derivative's (d_cutoff 1 Hz by default) is 1/2. Point A moves (3, 4) px: filtered speed
+    # (3, 4) pi px/s, |.| = 5 pi, cutoff 1 + 5 pi/pi = 6 Hz, alpha 6/7; point B moves (0, 1):
+    # speed pi, cutoff 2 Hz, alpha 2/3. Each point's speed is its own (the norm over x, y).
+    first = np.float32([[10, 20], [30, 40]])
+    second = np.float32([[13, 24], [30, 41]])
+    expected = np.float32([[10 + 3 * 6 / 7, 20 + 4 * 6 / 7], [30, 40 + 2 / 3]])
+    for shape in ((2, 2), (1, 2, 2)):  # one face's points, or a batch of one face
+        smooth = video.OneEuro(min_cutoff=1.0, beta=1 / math.pi)
+        start = smooth(first.reshape(shape), 0.0)
+        assert start.dtype == np.float32 and np.array_equal(start, first.reshape(shape))
+        out = smooth(second.reshape(shape), 1 / (2 * math.pi))
+        assert out.dtype == np.float32 and out.shape == shape
+        np.testing.assert_allclose(out.reshape(2, 2), expected, rtol=1e-6)
+    # beta 0: a fixed cutoff of 1/(2 pi) Hz, tau = 1 s, so at dt = 1 s each step goes halfway
+    smooth = video.OneEuro(min_cutoff=1 / (2 * math.pi), beta=0.0)
+    outs = [smooth(np.float64([[x, 0.0]]), t) for t, x in enumerate([0.0, 8.0, 8.0, 8.0])]
+    assert [float(o[0, 0]) for o in outs] == pytest.approx([0, 4, 6, 7], abs=1e-5)
+
+
+def test_one_euro_settles_exactly_on_a_point_that_stops_not_short_of_it():
+    # float32 points (the tracker's) at 120 frames/s: a state kept in float32 would stop
+    # moving about 2e-4 px short of 100.5, once each step is under half a float32 ulp
+    smooth = video.OneEuro()
+    smooth(np.float32([[100.0, 100.0]]), 0.0)
+    for i in range(1, 1201):  # 10 s: the float64 state is within 1e-8 px of the point
+        out = smooth(np.float32([[100.5, 100.0]]), i / 120)
+    assert np.abs(out - [[100.5, 100.0]]).max() < 1e-5
+
+
+def test_box_from_points_by_hand_and_for_points_all_in_one_place():
+    ratio, dx, dy = video.BOX_FROM_POINTS  # side and centre offset, in units of the extent
+    points = np.float32([[0, 0], [40, 90], [20, 45]])  # extent sqrt(40 * 90) = 60
+    side = ratio * 60
+    left, top = 20 + dx * 60 - side / 2, 45 + dy * 60 - side / 2
+    box = video.box_from_points(points)
+    assert box.dtype == np.float32 and box.shape == (4,)
+    np.testing.assert_allclose(box, [left, top, side, side], atol=1e-4)
+    # all points in one place: the extent is taken as 1 px, not 0 (a box, not a point)
+    box = video.box_from_points(np.full((68, 2), [10, 20], np.float32))
+    expected = [10 + dx - ratio / 2, 20 + dy - ratio / 2, ratio, ratio]
+    np.testing.assert_allclose(box, expected, atol=1e-5)
+
+
+def _hand_made_landmarker(readout: str, mirrored: bool) -> predict.Landmarker:
+    """A two-point model with weights set by hand, on 32-px crops of twice the box. Heatmap:
+    its maps are the crop's red and green channels (0 to 1). Regression: the points sit at
+    fixed fractions of the crop, (0.25, 0.5) and (0.5, 0.75), whatever it shows."""
+    if readout == "heatmap":
+        model = nn.Conv2d(3, 2, kernel_size=1)
+        weight, bias = torch.eye(2, 3)[:, :, None, None], torch.full((2,), 0.5)
+    else:
+        conv = nn.Conv2d(3, 4, kernel_size=32)
+        model = nn.Sequential(conv, nn.Flatten(), nn.Unflatten(1, (2, 2)))
+        weight, bias = torch.zeros(4, 3, 32, 32), torch.tensor([0.25, 0.5, 0.5, 0.75])
+    conv = model if readout == "heatmap" else model[0]
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        conv.bias.copy_(bias)
+    settings = ModelSettings(
+        architecture={"name": "by hand"},
+        readout=readout,
+        crop_size=32,
+        crop_factor=2.0,
+        crop_shift=0.0,
+        flip_perm=(1, 0),  # the mirror swaps the two points
+    )
+    return predict.Landmarker(model, settings, mirrored=mirrored)
+
+
+def _dots(red=(70, 50), green=(85, 62), green_value=255) -> np.ndarray:
+    """A black 160x120 frame with one red and one green pixel at (x, y)."""
+    frame = np.zeros((120, 160, 3), np.uint8)
+    frame[red[1], red[0], 0] = 255
+    frame[green[1], green[0], 1] = green_value
+    return frame
+
+
+def _detect_red(frame, threshold, upsample):
+    """A stand-in detector: a 16-px box whose 32-px crop square starts 10 px above and to the
+    left of the red pixel (the 1:1 crop of _dots' two points), score 2.5."""
+    ys, xs = np.nonzero(frame[..., 0])
+    if not len(xs):
+        return np.zeros((0, 4), np.float32), np.zeros(0)
+    return np.float32([[xs[0] - 2, ys[0] - 2, 16, 16]]), np.array([2.5])
+
+
+BOX = np.float32([68, 48, 16, 16])  # _detect_red's box for _dots(): crop square (60, 40, 32)
+
+
+def test_the_tracker_reads_the_points_and_their_confidence_from_the_model():
+    frame = _dots(green_value=153)  # green's map peaks at 0.6
+    points, confidence = video.Tracker(_hand_made_landmarker("heatmap", False))._landmarks(
+        frame, BOX
+    )
+    assert points.dtype == np.float32 and points.shape == (2, 2)
+    np.testing.assert_array_equal(points, [[70, 50], [85, 62]])  # the peaks, 1:1 crop pixels
+    assert confidence == pytest.approx((1 + 0.6) / 2, abs=1e-6)  # mean peak above the median
+    # Mirrored: each map is averaged with the other's (the swap), so both hold the red pixel
+    # at 0.5 and the green one at 0.3: both points go to the red pixel, sure at 0.5.
+    points, confidence = video.Tracker(_hand_made_landmarker("heatmap", True))._landmarks(
+        frame, BOX
+    )
+    np.testing.assert_array_equal(points, [[70, 50], [70, 50]])
+    assert confidence == pytest.approx(0.5, abs=1e-6)
+    # A regressor has no confidence; fraction f of the crop is pixel 60 + 32 f - 0.5 (x),
+    # 40 + 32 f - 0.5 (y). Mirrored, (1 - x) of the other point is averaged in.
+    for mirrored, expected in (
+        (False, [[67.5, 55.5], [75.5, 63.5]]),
+        (True, [[71.5, 59.5], [79.5, 59.5]]),  # fractions (0.375, 0.625) and (0.625, 0.625)
+    ):
+        tracker = video.Tracker(_hand_made_landmarker("regression", mirrored))
+        points, confidence = tracker._landmarks(frame, BOX)
+        assert confidence is None
+        np.testing.assert_allclose(points, expected, atol=1e-5)
+
+
+def test_a_detected_face_carries_the_models_points_and_the_detectors_box_and_score(
+    monkeypatch,
+):
+    monkeypatch.setattr(video, "detect", _detect_red)
+    tracker = video.Tracker(_hand_made_landmarker("heatmap", False))
+    step = tracker.step(_dots(), 0.0)
+    assert step.detected is True
+    np.testing.assert_array_equal(step.face.box, BOX)  # the calibration is (0, 0, 1): as found
+    np.testing.assert_array_equal(step.face.points, [[70, 50], [85, 62]])
+    assert step.face.score == 2.5
+
+
+def test_the_points_shown_are_smoothed_at_the_frames_times(monkeypatch):
+    # beta 0 and a cutoff of 1/(2 pi) Hz: tau = 1 s, so a frame 1 s later goes halfway
+    monkeypatch.setattr(video, "detect", _detect_red)
+    smooth = video.OneEuro(min_cutoff=1 / (2 * math.pi), beta=0.0)
+    tracker = video.Tracker(
+        _hand_made_landmarker("heatmap", False), smooth, detect_every_frame=True
+    )
+    first = tracker.step(_dots(), 0.0)
+    np.testing.assert_array_equal(first.face.points, [[70, 50], [85, 62]])
+    moved = tracker.step(_dots(red=(74, 52), green=(89, 64)), 1.0)
+    np.testing.assert_allclose(moved.face.points, [[72, 51], [87, 63]], atol=1e-5)
+
+
+def test_a_face_found_again_on_the_frame_it_was_lost_is_smoothed_from_there(monkeypatch):
+    # Frame 1: the face jumps away; the crop from frame 0's points is black (confidence 0),
+    # the detector finds it on that frame, and the smoothing starts again from its points.
+    monkeypatch.setattr(video, "detect", _detect_red)
+    smooth = video.OneEuro(min_cutoff=1 / (2 * math.pi), beta=0.0)
+    tracker = video.Tracker(_hand_made_landmarker("heatmap", False), smooth)
+    away = _dots(red=(20, 20), green=(35, 32))
+    steps = [tracker.step(frame, t) for t, frame in enumerate([_dots(), away, away])]
+    assert [s.detected for s in steps] == [True, True, False]
+    np.testing.assert_array_equal(steps[1].face.points, [[20, 20], [35, 32]])
+    # frame 2 is tracked from frame 1's points (a 29-px crop resized to 32: near, not exact)
+    np.testing.assert_allclose(steps[2].face.points, [[20, 20], [35, 32]], atol=0.5)
+
+
+def test_a_box_is_kept_while_its_centre_lies_in_the_frame_and_lost_from_its_edge(monkeypatch):
+    # A 160x120 frame: centres on the left and top edges (0) are in, on the right and bottom
+    # ones (160, 120) out. A box lost this way ran the detector, which then rests two frames.
+    landmarker = _hand_made_landmarker("regression", False)  # no confidence to lose it by
+    frame = np.zeros((120, 160, 3), np.uint8)
+    for centre, kept in (
+        ((0, 60), True),
+        ((80, 0), True),
+        ((159.5, 119.5), True),
+        ((160, 60), False),
+        ((80, 120), False),
+        ((-0.5, 60), False),
+        ((80, -0.5), False),
+    ):
+        box = np.float32([[centre[0] - 8, centre[1] - 8, 16, 16]])
+        monkeypatch.setattr(video, "detect", lambda *_, box=box: (box, np.array([1.0])))
+        tracker = video.Tracker(landmarker)
+        if kept:
+            step = tracker.step(frame, 0.0)
+            assert step.face is not None and step.detected is True, centre
+            np.testing.assert_array_equal(step.face.box, box[0])
+        else:
+            steps = [tracker.step(frame, i / 30) for i in range(3)]
+            assert [(s.face, s.detected) for s in steps] == [
+                (None, True),
+                (None, False),
+                (None, False),
+            ], centre
+
+
+def test_a_face_at_the_confidence_threshold_is_kept_and_one_below_it_lost(monkeypatch):
+    monkeypatch.setattr(video, "detect", _detect_red)
+    landmarker = _hand_made_landmarker("heatmap", False)
+    sure = video.Tracker(landmarker, min_confidence=1.0)
+    assert sure.step(_dots(), 0.0).face is not None  # both peaks 1: confidence exactly 1.0
+    unsure = video.Tracker(landmarker, min_confidence=1.0)
+    steps = [unsure.step(_dots(green_value=153), i / 30) for i in range(3)]  # confidence 0.8
+    # lost on a frame the detector ran: it rests for the next two
+    assert [(s.face, s.detected) for s in steps] == [(None, True), (None, False), (None, False)]
