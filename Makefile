@@ -63,7 +63,7 @@ test: data
 	FKD_FAIL_ON_SKIP=1 $(PY) -m pytest -rs
 
 # Mutation testing of the functions where a wrong line is silently wrong (tools/mutation.py):
-# scores per module and the surviving mutants; a rerun retests only what changed.
+# scores per module and the surviving mutants (about half an hour on two cores).
 mutation: data
 	$(PY) tools/mutation.py
 

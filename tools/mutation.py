@@ -2,13 +2,15 @@
 crop and its inverse, the heatmap codec, the model file and its ship rule, the tracker's
 decisions and the metrics.
 
-Usage: python tools/mutation.py [--max-children N] [--out runs/mutation.json]
+Usage: python tools/mutation.py [NAME_PATTERN...] [--max-children N] [--out runs/mutation.json]
 
 mutmut (configured in pyproject.toml: the files it copies, the fast tests it may run) changes
 one line at a time in the functions of TARGETS and runs the tests that cover it; a mutant that
-no test fails on "survived". This prints the mutation score (killed / tested) of each module
-and every survivor (`mutmut show NAME` prints its diff), and writes the counts as JSON.
-A second run retests only the functions or tests that changed.
+no test fails on "survived". This prints the mutation score of each module and every survivor
+(`mutmut show NAME` prints its diff), and writes the counts as JSON. Every run tests all the
+mutants of TARGETS again; NAME_PATTERNs (mutmut's names, * as a wildcard) test only those,
+for example the survivors after a new test, and the report still covers every target from the
+results mutmut keeps in mutants/.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def _scored(counts: Counter) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run mutmut on TARGETS, then print and write the scores."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="test only these mutants (default: TARGETS)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mutation.json")
     parser.add_argument("--report-only", action="store_true", help="read the last run's results")
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "FKD_DATA_DIR": str(data), "FKD_REQUIRE_DATA": "1"}
         env["OMP_NUM_THREADS"] = "1"  # one thread a worker: --max-children workers share the cores
         mutmut = Path(sys.executable).with_name("mutmut")
-        command = [str(mutmut), "run", "--max-children", str(args.max_children), *PATTERNS]
+        names = args.names or PATTERNS
+        command = [str(mutmut), "run", "--max-children", str(args.max_children), *names]
         subprocess.run(command, cwd=ROOT, env=env, check=True)
     report = summary(results())
     print(f"{'module':10s} {'killed':>7s} {'survived':>9s} {'no test':>8s} {'score':>6s}")
