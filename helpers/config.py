@@ -39,7 +39,7 @@ class AugmentConfig:
 
 IMM_AUGMENT = AugmentConfig()  # Parts 2 and 4 on IMM
 IBUG_AUGMENT = AugmentConfig(degrees=15.0, translate=0.08, scale=(0.9, 1.1))  # Parts 3 and 4
-# Issue 18's stronger augmentation: rotation +-30 degrees, scale 0.8-1.2, a patch hiding part of
+# The release's stronger augmentation: rotation +-30 degrees, scale 0.8-1.2, a patch hiding part of
 # the face on half the crops, blur on a third.
 STRONG_AUGMENT = AugmentConfig(30.0, 0.1, (0.8, 1.2), 0.4, occlude=0.5, blur=0.3)
 
@@ -188,7 +188,7 @@ RELEASES: dict[str, ReleaseConfig] = {
     # own 50 epochs stopped improving on validation from epoch 31 while its training loss kept
     # falling (0.091 to 0.089 against 0.090 to 0.079), so 5.1 times the epochs need it.
     "full": ReleaseConfig(epochs=255, augmentation=STRONG_AUGMENT),
-    # Issue 18's next step: refine the shipped release model (3.19%) rather than start again.
+    # Refine the shipped release model (3.19%) rather than start again.
     # Its weights to start, a fresh cosine schedule at a third of the learning rate, the same
     # strong augmentation, and the jaw (the largest error, 5.38% against 1.89% for the eyes)
     # weighted twice in the loss. Writes results/refine.json; ships only if better.
@@ -202,7 +202,7 @@ RELEASES: dict[str, ReleaseConfig] = {
     ),
     # A minute on two CPU cores: the same code path, for tests and a first look.
     "quick": ReleaseConfig(width=4, depth=2, crop_size=64, epochs=2, max_train_faces=32),
-    # The fast model (issue 19): FastNet distilled from the shipped model, at its crop size.
+    # The fast model: FastNet distilled from the shipped model, at its crop size.
     # Width 16, blocks (2, 2, 4): of the sizes `benchmark --candidates` timed on a 2-core EPYC
     # with AVX-512, the only one under dlib's predictor in the same run (2.3 against 3.1 ms;
     # width 24 with blocks (2, 3, 6) 3.4 ms). 60 epochs, 38 min: 4.49% validation NME.
@@ -231,7 +231,7 @@ RELEASES: dict[str, ReleaseConfig] = {
 # The profiles whose outputs are the repository's own (the others write under runs/)
 COMMITTED_RELEASES = ("full", "refine", "fast", "fast-refine", "fast-refine-2")
 
-# Issue 18's recipe study (python -m helpers.recipe_study): candidates for the release, each
+# The release's recipe study (python -m helpers.recipe_study): candidates for the release, each
 # trained from the same seed for the same wall-clock seconds on the release's data. The first
 # three share the shipped UNet's network and cost; the last three cost more per face.
 RECIPE_STUDIES: dict[str, dict[str, ReleaseConfig]] = {

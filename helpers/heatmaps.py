@@ -71,7 +71,7 @@ def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, 
     In NumPy, with all six stencil samples in one gather: a face's 68 maps took 0.3 ms, against
     0.65-0.8 ms for the same steps as torch operations, whose fixed cost per call dominates
     at batch 1 (a 2-core AVX2 EPYC). numpy.partition's median was 3-5x faster than torch's
-    there, on maps with many equal values too; an earlier session on an AVX-512 EPYC found it
+    there, on maps with many equal values too; on an AVX-512 EPYC it was measured
     ten times slower on such maps (a network's float maps have few exact ties).
     """
     flat = maps.detach().float().cpu().flatten(-2).numpy()  # a view of float32 CPU maps

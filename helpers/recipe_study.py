@@ -1,4 +1,4 @@
-"""Issue 18's recipe study: candidate release recipes trained at equal wall-clock time, each
+"""The release's recipe study: candidate release recipes trained at equal wall-clock time, each
 scored on the release's validation faces and timed, with the Pareto front of error and cost.
 
 Usage: python -m helpers.recipe_study [--profile full|quick] [--out DIR]
@@ -32,7 +32,7 @@ from .recipes import recipe_data, recipe_loss, student_builder
 from .studies import trial
 
 RESULTS = "recipe_study"
-COST_LIMIT_MS = 10.0  # issue 18: the shipped model's ms/face at batch 1, no mirror, float32
+COST_LIMIT_MS = 10.0  # the limit on the shipped model's ms/face at batch 1, no mirror, float32
 
 
 def same_recipe(entry: dict, cfg: config.ReleaseConfig, seconds: float) -> bool:
