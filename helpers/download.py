@@ -27,6 +27,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .config import data_root
+from .files import atomic_write, sha256_of
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,6 @@ SOURCES: dict[str, Source] = {
 
 class DownloadError(RuntimeError):
     """A download that failed its checksum, its archive checks or its contents check."""
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch(url: str, dest: Path) -> Path:
@@ -135,11 +127,8 @@ def read_lock(root: Path) -> dict:
 
 def record(root: Path, name: str, entry: dict) -> Path:
     """Write one dataset's record into the lock file, whole or not at all."""
-    path = root / LOCK_NAME
-    tmp = path.with_name(f".{LOCK_NAME}.tmp")
-    tmp.write_text(json.dumps({**read_lock(root), name: entry}, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    text = json.dumps({**read_lock(root), name: entry}, indent=1, sort_keys=True) + "\n"
+    return atomic_write(root / LOCK_NAME, text)
 
 
 def tree_sha256(folder: Path) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .config import relative
-from .download import sha256_of
+from .files import atomic_write, sha256_of
 from .modelfile import DEFAULT_MODEL, ModelFileError, card_path, load_landmarker
 from .runtime import OnnxNet, onnx_path
 
@@ -29,19 +29,23 @@ def export(weights: Path = DEFAULT_MODEL) -> Path:
     example = torch.rand(2, channels, size, size) - 0.5
     path = onnx_path(weights)
     batch = torch.export.Dim("batch", min=1, max=4096)
-    tmp = path.with_name(f".{path.stem}.tmp.onnx")
-    torch.onnx.export(
-        model, (example,), tmp, input_names=["crops"], output_names=["outputs"],
-        dynamic_shapes=({0: batch},), opset_version=OPSET, dynamo=True, verbose=False,
-        external_data=False,  # one self-contained file, weights inside
-    )  # fmt: skip
-    check = torch.rand(5, channels, size, size) - 0.5
-    with torch.no_grad():
-        difference = float((OnnxNet(tmp)(check) - model(check)).abs().max())
-    if difference > TOLERANCE:
-        tmp.unlink()
-        raise ModelFileError(f"ONNX export differs from torch by {difference:.2g}: not written")
-    tmp.replace(path)
+
+    def write_checked(tmp: Path) -> float:
+        torch.onnx.export(
+            model, (example,), tmp, input_names=["crops"], output_names=["outputs"],
+            dynamic_shapes=({0: batch},), opset_version=OPSET, dynamo=True, verbose=False,
+            external_data=False,  # one self-contained file, weights inside
+        )  # fmt: skip
+        check = torch.rand(5, channels, size, size) - 0.5
+        with torch.no_grad():
+            difference = float((OnnxNet(tmp)(check) - model(check)).abs().max())
+        if difference > TOLERANCE:
+            raise ModelFileError(f"ONNX export differs from torch by {difference:.2g}: not written")
+        checked.append(difference)
+
+    checked: list[float] = []
+    atomic_write(path, write_checked)
+    difference = checked[0]
     card = json.loads(card_path(weights).read_text()) if card_path(weights).is_file() else {}
     card["onnx"] = {
         "file": path.name,
@@ -50,7 +54,7 @@ def export(weights: Path = DEFAULT_MODEL) -> Path:
         "opset": OPSET,
         "max_abs_difference": float(f"{difference:.3g}"),
     }
-    card_path(weights).write_text(json.dumps(card, indent=2) + "\n")
+    atomic_write(card_path(weights), json.dumps(card, indent=2) + "\n")
     return path
 
 

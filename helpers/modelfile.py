@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .config import REPO_ROOT, relative
-from .download import sha256_of
+from .files import atomic_write, sha256_of
 from .models import build
 from .readout import READOUTS
 
@@ -123,10 +123,8 @@ def save_landmarker(path: Path, model: nn.Module, settings: ModelSettings | dict
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     card_path(path).unlink(missing_ok=True)
     data = settings.to_dict()
-    tmp = Path(f"{path}.tmp")  # written whole, then moved: never a half-written model
-    torch.save({"model": state, "settings": data, "digest": digest(state, data)}, tmp)
-    tmp.replace(path)
-    return Path(path)
+    record = {"model": state, "settings": data, "digest": digest(state, data)}
+    return atomic_write(Path(path), lambda tmp: torch.save(record, tmp))
 
 
 def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
@@ -142,7 +140,7 @@ def write_model_card(weights: Path, card: dict) -> Path:
     full = {**card, "weights": weights.name, "bytes": weights.stat().st_size}
     full["sha256"] = sha256_of(weights)
     path = card_path(weights)
-    path.write_text(json.dumps(full, indent=2) + "\n")
+    atomic_write(path, json.dumps(full, indent=2) + "\n")
     return path
 
 

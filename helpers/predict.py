@@ -34,8 +34,8 @@ from torch import nn
 from .config import relative
 from .datasets import prepare_image
 from .detect import calibrate, detect
-from .download import sha256_of
 from .draw import annotate
+from .files import atomic_write, sha256_of
 from .ibug import crop_face, crop_square, crops_to_image
 from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker
 from .photos import DETECT_MAX_SIDE, PhotoFile, as_rgb
@@ -225,10 +225,10 @@ def predict_photo(landmarker: Landmarker, photo: Path, out: Path, stem: str) -> 
                 "score": round(face.score, 3),
                 "points_xy": face.points.astype(float).round(2).tolist(),
             }
-            written.append(_atomic(name.with_suffix(".json"), json.dumps(record, indent=1)))
+            written.append(atomic_write(name.with_suffix(".json"), json.dumps(record, indent=1)))
             shown = Face(face.box * scale, (face.points + 0.5) * scale - 0.5, face.score)
             written.append(
-                _atomic(name.with_suffix(".png"), lambda f, s=shown: annotate(display, [s], f))
+                atomic_write(name.with_suffix(".png"), lambda f, s=shown: annotate(display, [s], f))
             )
     except BaseException:
         for path in written:
@@ -237,20 +237,6 @@ def predict_photo(landmarker: Landmarker, photo: Path, out: Path, stem: str) -> 
     finally:
         photo_file.release()
     return written
-
-
-def _atomic(path: Path, content) -> Path:
-    """Write text, or call content(tmp_path), to a temporary file, then move it into place."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # the suffix tells the format
-    try:
-        if callable(content):
-            content(tmp)
-        else:
-            tmp.write_text(content)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def output_stems(photos: Sequence[Path]) -> list[str]:
@@ -353,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         records.append(record)
     manifest = {"model": str(args.model), "model_sha256": model_hash, "runtime": landmarker.runtime}
     manifest["photos"] = records
-    _atomic(args.out / "manifest.json", json.dumps(manifest, indent=1))
+    atomic_write(args.out / "manifest.json", json.dumps(manifest, indent=1))
     return EXIT_FAILED if failed else EXIT_NO_FACE if no_face else EXIT_DONE
 
 

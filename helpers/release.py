@@ -42,8 +42,8 @@ from . import (
     precision,
 )
 from .detect import calibrate_on
-from .download import sha256_of
 from .export import export
+from .files import sha256_of
 from .images import read_image
 from .modelfile import (
     DEFAULT_MODEL,

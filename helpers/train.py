@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .config import cache_dir, relative
 from .config import device as default_device
+from .files import atomic_write
 
 
 @dataclass
@@ -175,10 +175,7 @@ def _save(path: Path, epoch: int, model, optimizer, sched, history: History) -> 
         "history": asdict(history),
         "rng": _rng_state(),
     }
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(f"{path}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
 
 
 def _rng_state() -> dict:
