@@ -14,28 +14,11 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
+from .crop import prepare_image, target_to_pixels, to_chw_uint8
 from .geometry import resize_points
 from .imm import ImmFace, read_image
 
 AugmentFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-
-
-def to_chw_uint8(image: np.ndarray, contiguous: bool = True) -> torch.Tensor:
-    """HxW or HxWxC uint8 array to a (3, H, W) uint8 tensor; contiguous=False keeps the array's
-    own layout (a view, channels last in memory) and copies nothing."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image))
-    if tensor.ndim == 2:
-        tensor = tensor[None].expand(3, -1, -1)
-    else:
-        tensor = tensor[..., :3].permute(2, 0, 1)
-    return tensor.contiguous() if contiguous else tensor
-
-
-def prepare_image(image: torch.Tensor, grayscale: bool) -> torch.Tensor:
-    """uint8 (3, H, W) to the model's float input in [-0.5, 0.5]."""
-    if grayscale:
-        image = TF.rgb_to_grayscale(image)
-    return TF.to_dtype(image, torch.float32, scale=True) - 0.5
 
 
 class KeypointDataset(Dataset):
@@ -75,12 +58,6 @@ class KeypointDataset(Dataset):
     def with_augment(self, augment: AugmentFn | None) -> KeypointDataset:
         """The same cached data with another augmentation (no re-decoding)."""
         return KeypointDataset(self.images, self.points, self.grayscale, augment)
-
-
-def target_to_pixels(target: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Model outputs or targets (fractions) to pixels at an image of size (W, H)."""
-    target = np.asarray(target, dtype=np.float32).reshape(*np.shape(target)[:-1], 2)
-    return target * np.asarray(size, dtype=np.float32) - 0.5
 
 
 def imm_dataset(

@@ -12,9 +12,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .config import REPO_ROOT, relative, results_dir
+from .crop import crops_to_image
 from .datasets import to_original
 from .geometry import auc, failure_rate, nme, nme_by_group, point_errors
-from .ibug import GROUPS, NUM_POINTS, IbugFace, crops_to_image
+from .ibug import GROUPS, NUM_POINTS, IbugFace
 from .ibug_prep import IbugData
 from .imm import ImmFace
 from .readout import predict

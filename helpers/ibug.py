@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .config import dataset_dir
-from .datasets import KeypointDataset, target_to_pixels, to_chw_uint8
-from .geometry import box_to_crop, crop_to_box
+from .crop import crop_face, crop_square
+from .datasets import KeypointDataset
+from .geometry import box_to_crop
 from .images import read_image
 
 IBUG_DIR = "ibug_300W_large_face_landmark_dataset"
@@ -118,18 +118,6 @@ def clip_box(box: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     return np.array([x0, y0, x1 - x0, y1 - y0], dtype=np.float32)
 
 
-def crop_square(box: np.ndarray, factor: float, shift: float = 0.0) -> np.ndarray:
-    """The square (left, top, side), in whole pixels, around a box enlarged by `factor`.
-
-    `shift` moves the centre down by that fraction of the box height (detector boxes sit
-    high on the face: they cut the chin more than the brows).
-    """
-    left, top, width, height = box
-    side = round(max(width, height) * factor)
-    cx, cy = left + width / 2, top + height / 2 + shift * height
-    return np.array([round(cx - side / 2), round(cy - side / 2), side], dtype=np.float32)
-
-
 def crop_shift(faces: Sequence[IbugFace]) -> float:
     """Median offset, in box heights, from the box centre down to the landmarks' centre."""
     boxes, pts = np.stack([f.box for f in faces]), np.stack([f.points for f in faces])
@@ -150,34 +138,6 @@ def fit_crop(faces: Sequence[IbugFace], coverage: float = 0.99) -> tuple[float, 
     shift = crop_shift(faces)
     factor = np.quantile(crop_needed(faces, shift), coverage)
     return round(float(factor), 2), round(shift, 3)
-
-
-def crops_to_image(pred: np.ndarray, squares: np.ndarray, size: int) -> np.ndarray:
-    """Model outputs (fractions of a size x size crop) to original-image pixels, per face."""
-    pixels = target_to_pixels(pred, (size, size))
-    return np.stack([crop_to_box(p, s, size) for p, s in zip(pixels, squares, strict=True)])
-
-
-def crop_face(image: np.ndarray, square: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (3, size, size) crop of an image; areas outside it are black.
-
-    Only the part of the image inside the square is copied, so a face in a 6000x4000 photo
-    costs its own crop, never a converted copy of the whole photo. It is resized channels last,
-    as the photo's pixels lie: 2-3x faster than resizing (3, H, W) planes, with the same values
-    (tests/test_ibug.py).
-    """
-    left, top, side = (int(v) for v in square)
-    height, width = image.shape[:2]
-    x0, y0 = min(max(left, 0), width), min(max(top, 0), height)
-    x1, y1 = min(max(left + side, 0), width), min(max(top + side, 0), height)
-    if x1 <= x0 or y1 <= y0:  # the square misses the image
-        return torch.zeros(3, size, size, dtype=torch.uint8)
-    region = to_chw_uint8(image[y0:y1, x0:x1], contiguous=False)[None]  # channels last
-    padding = (x0 - left, left + side - x1, y0 - top, top + side - y1)  # black outside it
-    if any(padding):  # most squares lie inside the image: no padded copy (0.17 ms a face)
-        region = F.pad(region, padding)
-    crop = region.contiguous(memory_format=torch.channels_last)
-    return F.interpolate(crop, (size, size), mode="bilinear", antialias=True)[0]
 
 
 def ibug_dataset(

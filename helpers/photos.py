@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .ibug import crop_face
+from .crop import crop_face
 from .images import MAX_PHOTO_PIXELS, ImageError, exif_orientation, to_rgb, upright
 
 DETECT_MAX_SIDE = 1000  # detection runs on a copy downscaled to this size, for speed

@@ -32,11 +32,10 @@ import torch
 from torch import nn
 
 from .config import relative
-from .datasets import prepare_image
+from .crop import crop_face, crop_square, crops_to_image, prepare_image
 from .detect import calibrate, detect
 from .draw import annotate
 from .files import atomic_write, sha256_of
-from .ibug import crop_face, crop_square, crops_to_image
 from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker
 from .photos import DETECT_MAX_SIDE, PhotoFile, as_rgb
 from .readout import predict_batch

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from .config import relative
+from .crop import crops_to_image
 from .detect import calibrate, detect
-from .ibug import crops_to_image
 from .predict import Face, Landmarker, add_model_options, crops_in_boxes, landmarker_from
 from .readout import predict_batch
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import benchmark, ibug, photos, predict
+from helpers import benchmark, crop, photos, predict
 
 
 def _large(tmp_path, fmt="JPEG", orientation=1, size=(6000, 4000)):
@@ -28,9 +28,9 @@ def test_reduced_crops_match_full_size_crops(tmp_path, fmt, orientation):
     squares = np.array([[600.0, 400.0, 2100.0], [-50.0, 3000.0, 1300.0]])  # one past the edge
     crops, cut = photo.face_crops(squares, 128)
     assert photo.usable_reduction(8) > 1 and (np.abs(cut - squares) <= 8).all()
-    for crop, square in zip(crops, cut, strict=True):
-        reference = ibug.crop_face(full, square, 128)
-        assert np.abs(crop.float() - reference.float()).mean() < 3  # grey levels of 255
+    for face, square in zip(crops, cut, strict=True):
+        reference = crop.crop_face(full, square, 128)
+        assert np.abs(face.float() - reference.float()).mean() < 3  # grey levels of 255
 
 
 def test_the_detection_copy_is_small_and_scaled(tmp_path):

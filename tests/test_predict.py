@@ -8,7 +8,7 @@ import pytest
 import torch
 from skimage import data, io
 
-from helpers import detect, ibug, modelfile, models, predict
+from helpers import crop, detect, ibug, modelfile, models, predict
 from helpers.modelfile import ModelSettings
 from helpers.models import LandmarkResNet
 
@@ -142,7 +142,7 @@ def test_a_heatmap_model_round_trips_and_predicts_points_in_the_image(tmp_path):
     box = np.array([150.0, 60.0, 120.0, 120.0])
     points = predict.landmarks_in_boxes(model, settings, data.astronaut(), [box])
     assert points.shape == (1, 68, 2)
-    left, top, side = ibug.crop_square(box, settings.crop_factor, settings.crop_shift)
+    left, top, side = crop.crop_square(box, settings.crop_factor, settings.crop_shift)
     assert (points >= [left - 0.5, top - 0.5]).all()  # every point lies in the face's crop
     assert (points <= [left + side - 0.5, top + side - 0.5]).all()
 

@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # mutmut's names: helpers.<module>.x_<function>__mutmut_<n>, methods xǁ<Class>ǁ<method>__...
 TARGETS = {
     "crop and its inverse": [
-        "helpers.ibug.x_crop_square__*",
-        "helpers.ibug.x_crop_face__*",
-        "helpers.ibug.x_crops_to_image__*",
-        "helpers.datasets.x_prepare_image__*",
+        "helpers.crop.x_crop_square__*",
+        "helpers.crop.x_crop_face__*",
+        "helpers.crop.x_crops_to_image__*",
+        "helpers.crop.x_prepare_image__*",
         "helpers.detect.x_calibrate__*",
         "helpers.predict.x_crop_faces__*",
         "helpers.predict.x_crops_in_boxes__*",
