@@ -41,20 +41,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import baseline, ibug, precision, runtime
+from . import baseline, ibug, precision
 from .augment import Augment
 from .config import dataset_dir, device, hardware, loader_workers
 from .datasets import KeypointDataset
 from .detect import calibrate, detect, detect_faces, finds
 from .export import export
 from .images import read_photo
-from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker, save_landmarker
+from .modelfile import DEFAULT_MODEL, FAST_MODEL, load_landmarker, save_landmarker
 from .models import FastNet, count_parameters
-from .predict import landmarks_in_boxes, predict_crops
+from .timing import ROUNDS, interleaved, ms_per_face, ms_per_face_in_images, onnx_or_none
 
 MODES = {  # name: (bfloat16 autocast, channels-last)
     "float32": (False, False),
@@ -91,24 +90,6 @@ def loader_images_per_second(size: int, batch: int, batches: int, workers: int) 
     for _ in loader:  # worker start-up counts: training pays it once per epoch too
         pass
     return count / (time.perf_counter() - start)
-
-
-def ms_per_face(
-    model: nn.Module, settings: ModelSettings, batch: int, mirrored: bool, repeats: int
-) -> float:
-    """Milliseconds per face of predict_crops (model and readout) on random crops: the median
-    over `repeats` calls after one warm-up call (a latency, so the typical call, not the mean)."""
-    size = settings.crop_size
-    crops = torch.rand(batch, settings.in_channels, size, size) - 0.5
-    identity = tuple(range(ibug.NUM_POINTS))  # the timing does not depend on the permutation
-    settings = replace(settings, flip_perm=(settings.flip_perm or identity) if mirrored else None)
-    predict_crops(model, settings, crops)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict_crops(model, settings, crops)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times)) / batch
 
 
 def detector_recall(xml: Path, calibration) -> tuple[dict[str, tuple[int, int]], float]:
@@ -158,43 +139,6 @@ def detector_thresholds(xml: Path, calibration, thresholds=THRESHOLDS) -> list[t
         hits = sum(kept)
         rows.append((threshold, hits / total, hits / max(len(kept), 1), hits, len(kept) - hits))
     return rows
-
-
-ROUNDS = 3  # batch-1 timings are interleaved in rounds, so a slow spell hits every row alike
-
-
-def ms_per_face_in_images(model: nn.Module, settings: ModelSettings, samples, repeats: int):
-    """Milliseconds per face from an image and its box to 68 points in the image (crop, model,
-    readout, back to image pixels; no mirror): what dlib's predictor is timed on, the median
-    over `repeats` passes over the (uint8 image, box) samples after one warm-up pass."""
-    settings = replace(settings, flip_perm=None)
-    times = []
-    for rep in range(repeats + 1):
-        for image, box in samples:
-            start = time.perf_counter()
-            landmarks_in_boxes(model, settings, image, [box])
-            if rep:
-                times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
-
-
-def onnx_or_none(path: Path, model: nn.Module) -> nn.Module | None:
-    """The model's verified ONNX export on ONNX Runtime, or None (and why, printed)."""
-    try:
-        return runtime.choose(path, model, "onnx")[0]
-    except ValueError as err:
-        print(f"{path.name} on onnxruntime: skipped ({err})")
-        return None
-
-
-def interleaved(timers: dict[str, Callable[[], float]], rounds: int = ROUNDS) -> dict[str, float]:
-    """Each timer's median over `rounds` rounds that run every timer in turn, so that a slow
-    spell of the machine hits every row alike."""
-    times = defaultdict(list)
-    for _ in tqdm(range(rounds), desc="rounds", leave=False):
-        for row, timer in timers.items():
-            times[row].append(timer())
-    return {row: float(np.median(values)) for row, values in times.items()}
 
 
 DLIB_ROW = "dlib 68-point shape predictor"

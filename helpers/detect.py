@@ -9,7 +9,7 @@ On the 358 faces of the 300-W test XML it finds 95%+, where scikit-image's LBP c
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import Sequence
 
 import dlib
@@ -20,10 +20,15 @@ from .photos import DETECT_MAX_SIDE, downscale
 UPSAMPLE = 1  # dlib upsamples once so faces down to about 40 px (of the copy) are found
 
 
-@functools.cache
+_local = threading.local()
+
+
 def _detector():
-    """dlib's frontal-face detector (built into the library)."""
-    return dlib.get_frontal_face_detector()
+    """dlib's frontal-face detector (built into the library), one per thread: dlib's objects
+    are not thread-safe, and one shared by several threads returns other calls' faces."""
+    if not hasattr(_local, "detector"):
+        _local.detector = dlib.get_frontal_face_detector()
+    return _local.detector
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -5,12 +5,13 @@ In Python:
     lm = Landmarker.load()              # models/landmarks68.pt; Landmarker.load(path, mirrored)
     lm = Landmarker.load(fast=True)     # models/landmarks68_fast.pt, without the mirror
     faces = lm("photo.jpg")             # or a uint8 RGB array; [] when no face is found
-    faces[0].box, faces[0].points, faces[0].score
+    faces[0].box, faces[0].points, faces[0].score, faces[0].confidence
+    points, confidence = lm.in_boxes(image, boxes)   # your own boxes (left, top, width, height)
 
 Usage: python -m helpers.predict PHOTO... --out DIR [--model PATH] [--fast] [--no-mirror]
                                  [--runtime auto|torch|onnx] [--allow-unverified]
 For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json (68 points,
-(x, y) original-image pixels).
+(x, y) original-image pixels, and each point's confidence).
 
 Exit status: 0 every photo done, 1 some photos had no face, 2 some photos failed (unreadable),
 3 could not start (a missing or damaged model, an unusable --out).
@@ -24,7 +25,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from torch import nn
 
 from .config import relative
 from .crop import crop_face, crop_square, crops_to_image, prepare_image
-from .detect import calibrate, detect
+from .detect import UPSAMPLE, calibrate, detect
 from .draw import annotate
 from .files import atomic_write, sha256_of
 from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker
@@ -43,52 +44,17 @@ from .runtime import RUNTIMES
 from .runtime import choose as choose_runtime
 
 
-def crop_faces(
-    image: np.ndarray, squares: np.ndarray, size: int
-) -> tuple[torch.Tensor, np.ndarray]:
-    """uint8 crops (N, 3, size, size) of an image array's squares (left, top, side), and the
-    squares: the array counterpart of photos.PhotoFile.face_crops."""
-    return torch.stack([crop_face(image, sq, size) for sq in squares]), squares
-
-
-def crops_in_boxes(
-    settings: ModelSettings, image: np.ndarray | PhotoFile, boxes
-) -> tuple[torch.Tensor, np.ndarray]:
-    """Model-ready crops (N, C, size, size) for face boxes (left, top, width, height) of an
-    image array or a photo file (cut at bounded memory), and the squares they were cut from."""
-    squares = np.stack([crop_square(b, settings.crop_factor, settings.crop_shift) for b in boxes])
-    if isinstance(image, PhotoFile):
-        raw, squares = image.face_crops(squares, settings.crop_size)
-    else:
-        raw, squares = crop_faces(image, squares, settings.crop_size)
-    return torch.stack([prepare_image(c, settings.in_channels == 1) for c in raw]), squares
-
-
-def predict_crops(model: nn.Module, settings: ModelSettings, crops: torch.Tensor) -> np.ndarray:
-    """Points as fractions of the crop (N, K, 2) for a batch of model-ready crops, by the
-    model's readout, with the mirrored average when the settings carry a flip_perm."""
-    perm = None if settings.flip_perm is None else np.asarray(settings.flip_perm)
-    return predict_batch(model, crops, settings.readout, perm)[0].numpy()
-
-
-@torch.no_grad()
-def landmarks_in_boxes(
-    model: nn.Module, settings: ModelSettings, image: np.ndarray, boxes
-) -> np.ndarray:
-    """68 points in original-image pixels for each box (left, top, width, height)."""
-    crops, squares = crops_in_boxes(settings, image, boxes)
-    return crops_to_image(predict_crops(model, settings, crops), squares, settings.crop_size)
-
-
 @dataclass(frozen=True)
 class Face:
     """One face found in a photo, in that photo's pixels: the box (left, top, width, height),
-    the 68 points (x, y), and the detector's score (dlib's SVM margin: above 0 is a face,
-    higher is surer)."""
+    the 68 points (x, y), the detector's score (dlib's SVM margin: above 0 is a face, higher
+    is surer; NaN when the box did not come from the detector), and per point the heatmap
+    model's confidence in [0, 1] (None for a coordinate regressor)."""
 
     box: np.ndarray
     points: np.ndarray
     score: float
+    confidence: np.ndarray | None = None
 
 
 # The detector score a face must exceed. On the 358 faces of the 300-W test file, recall stays
@@ -96,9 +62,15 @@ class Face:
 # plateau (python -m helpers.benchmark --inference prints the table).
 DEFAULT_THRESHOLD = 0.12
 
+Picture = np.ndarray | PhotoFile  # a uint8 RGB or grey array, or a photo file decoded lazily
+
 
 class Landmarker:
-    """Detect faces and place 68 landmarks on them, with a saved model (see the module doc)."""
+    """Detect faces and place 68 landmarks on them, with a saved model (see the module doc).
+
+    Safe to share between threads: each call returns what it would alone. The model is only
+    read (torch and ONNX Runtime calls are thread-safe), and the face detector, which is not,
+    is one per thread (helpers.detect)."""
 
     def __init__(
         self,
@@ -132,7 +104,7 @@ class Landmarker:
         if fast and path == FAST_MODEL and not path.is_file():
             raise FileNotFoundError(
                 f"No fast model at {relative(path)}: train it with `make fast` "
-                "(python -m helpers.release --profile fast)"
+                "(python -m helpers release --profile fast)"
             )
         model, settings = load_landmarker(path, allow_unverified)
         net, used = choose_runtime(path, model, runtime)
@@ -141,66 +113,108 @@ class Landmarker:
         landmarker.runtime = used
         return landmarker
 
+    @property
+    def size(self) -> int:
+        """The side of the model's square crop, in pixels."""
+        return self.settings.crop_size
+
     def __call__(self, image: np.ndarray | Path | str) -> list[Face]:
         """The faces in one photo (a path or a uint8 array), best detector score first."""
         return self.batch([image])[0]
 
     def batch(
-        self, images: Sequence[np.ndarray | Path | str], errors: str = "raise"
+        self, images: Sequence[np.ndarray | Path | str | PhotoFile], errors: str = "raise"
     ) -> list[list[Face] | Exception]:
         """The faces in each of several photos; the crops of all of them go through the
         model together, `batch_size` at a time. Errors name the photo: errors="raise" raises
         the first, errors="keep" puts each photo's error in its place and keeps the rest."""
         if errors not in ("raise", "keep"):
             raise ValueError(f"errors must be 'raise' or 'keep', got {errors!r}")
-        found = []
+        found: list[tuple | Exception] = []
         for image in images:
             try:
-                found.append(self._detect(image))
+                image = _open(image)
+                boxes, scores = self.detect(image)
+                found.append((boxes, scores, *self.crops(image, boxes)))
             except (ValueError, OSError) as err:
                 if errors == "raise":
                     raise
                 found.append(err)
-        crops = [f[2] for f in found if not isinstance(f, Exception) and f[2] is not None]
-        points = self._points(torch.cat(crops)) if crops else np.zeros((0, 68, 2), np.float32)
+        ok = [item for item in found if not isinstance(item, Exception)]
+        crops = torch.cat([item[2] for item in ok]) if ok else torch.zeros(0)
+        squares = np.concatenate([item[3] for item in ok]) if ok else np.zeros((0, 3))
+        points, confidence = self.from_crops(crops, squares)
         faces, start = [], 0
         for item in found:
-            if isinstance(item, Exception) or not item[0]:
-                faces.append(item if isinstance(item, Exception) else [])
+            if isinstance(item, Exception):
+                faces.append(item)
                 continue
-            boxes, scores, _, squares = item
-            pts = crops_to_image(points[start : start + len(boxes)], squares, self.size)
-            faces.append([Face(b, p, float(s)) for b, p, s in zip(boxes, pts, scores, strict=True)])
-            start += len(boxes)
+            boxes, scores = item[0], item[1]
+            end = start + len(boxes)
+            conf = [None] * len(boxes) if confidence is None else confidence[start:end]
+            found_here = zip(boxes, points[start:end], scores, conf, strict=True)
+            faces.append([Face(b, p, float(s), c) for b, p, s, c in found_here])
+            start = end
         return faces
 
-    @property
-    def size(self) -> int:
-        return self.settings.crop_size
-
-    def _detect(self, image: np.ndarray | Path | str | PhotoFile):
-        """Boxes, scores, model-ready crops and crop squares of the faces in one photo. A file
-        is decoded only as far as detection and the crops need (helpers.photos)."""
-        if isinstance(image, str | Path):
-            image = PhotoFile(image)
+    def detect(self, image: Picture, upsample: int = UPSAMPLE) -> tuple[np.ndarray, np.ndarray]:
+        """Face boxes (N, 4), calibrated to frame faces as the model's training boxes did, and
+        the detector's scores (N,), best first, for scores above the threshold. A photo file
+        is decoded only as far as detection needs (helpers.photos)."""
         if isinstance(image, PhotoFile):
             pixels, scale = image.copy_at_most(DETECT_MAX_SIDE)
         else:
-            image = pixels = as_rgb(image, "array")
-            scale = 1.0
-        detections, scores = detect(pixels, self.threshold)
+            pixels, scale = image, 1.0
+        found, scores = detect(pixels, self.threshold, upsample)
         calibration = self.settings.detector_calibration
-        boxes = [calibrate(d / scale, calibration) for d in detections]
-        if not boxes:
-            return [], scores, None, np.zeros((0, 3), np.float32)
-        crops, squares = crops_in_boxes(self.settings, image, boxes)
-        return boxes, scores, crops, squares
+        boxes = [calibrate(box / scale, calibration) for box in found]
+        return np.asarray(boxes, np.float32).reshape(-1, 4), scores
+
+    def in_boxes(self, image: Picture, boxes) -> tuple[np.ndarray, np.ndarray | None]:
+        """68 points (N, 68, 2) in image pixels for each face box (left, top, width, height),
+        and per point the model's confidence (N, 68) (None for a coordinate regressor)."""
+        return self.from_crops(*self.crops(_open(image), boxes))
+
+    def crops(self, image: Picture, boxes) -> tuple[torch.Tensor, np.ndarray]:
+        """Model-ready crops (N, C, size, size) for face boxes (left, top, width, height) of an
+        image array or a photo file (cut at bounded memory), and the squares they were cut from."""
+        settings = self.settings
+        squares = [crop_square(b, settings.crop_factor, settings.crop_shift) for b in boxes]
+        if not squares:
+            return torch.zeros(0, settings.in_channels, self.size, self.size), np.zeros((0, 3))
+        if isinstance(image, PhotoFile):
+            raw, cut = image.face_crops(np.stack(squares), self.size)
+        else:
+            raw, cut = torch.stack([crop_face(image, sq, self.size) for sq in squares]), squares
+        grey = settings.in_channels == 1
+        return torch.stack([prepare_image(c, grey) for c in raw]), np.stack(cut)
 
     @torch.no_grad()
-    def _points(self, crops: torch.Tensor) -> np.ndarray:
-        """Crop fractions (N, 68, 2) for model-ready crops, batch_size at a time."""
-        chunks = torch.split(crops, self.batch_size)
-        return np.concatenate([predict_crops(self.model, self.settings, c) for c in chunks])
+    def from_crops(
+        self, crops: torch.Tensor, squares: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Points in image pixels and per-point confidence for model-ready crops cut from
+        `squares`, batch_size at a time, by the model's readout (with the mirrored average
+        when the settings carry a flip_perm)."""
+        if not len(crops):
+            return np.zeros((0, 68, 2), np.float32), None
+        perm = None if self.settings.flip_perm is None else np.asarray(self.settings.flip_perm)
+        read = [
+            predict_batch(self.model, chunk, self.settings.readout, perm)
+            for chunk in torch.split(crops, self.batch_size)
+        ]
+        fractions = torch.cat([points for points, _ in read]).numpy()
+        confidence = None if read[0][1] is None else torch.cat([c for _, c in read]).numpy()
+        return crops_to_image(fractions, squares, self.size), confidence
+
+
+def _open(image: np.ndarray | Path | str | PhotoFile) -> Picture:
+    """A path as a lazily decoded photo file; an array checked and made uint8 RGB or grey."""
+    if isinstance(image, str | Path):
+        return PhotoFile(image)
+    if isinstance(image, PhotoFile):
+        return image
+    return as_rgb(image, "array")
 
 
 DRAW_MAX_SIDE = 1000  # the annotated PNG (800 px wide) is drawn from a copy this size
@@ -223,9 +237,12 @@ def predict_photo(landmarker: Landmarker, photo: Path, out: Path, stem: str) -> 
                 "box_ltwh": face.box.astype(float).round(1).tolist(),
                 "score": round(face.score, 3),
                 "points_xy": face.points.astype(float).round(2).tolist(),
+                "confidence": None
+                if face.confidence is None
+                else face.confidence.astype(float).round(3).tolist(),
             }
             written.append(atomic_write(name.with_suffix(".json"), json.dumps(record, indent=1)))
-            shown = Face(face.box * scale, (face.points + 0.5) * scale - 0.5, face.score)
+            shown = replace(face, box=face.box * scale, points=(face.points + 0.5) * scale - 0.5)
             written.append(
                 atomic_write(name.with_suffix(".png"), lambda f, s=shown: annotate(display, [s], f))
             )

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import benchmark, evaluate, runtime
+from . import evaluate, runtime, timing
 from .config import RELEASES, hardware, relative
 from .modelfile import DEFAULT_MODEL, FAST_MODEL, load_landmarker
 from .recipes import recipe_data
@@ -85,8 +85,8 @@ def study(paths: list[Path], calibration: int) -> dict[str, dict[str, float]]:
                     "nme_no_mirror": score(points(net, readout=settings.readout)[0]).mean,
                     "megabytes": file.stat().st_size / 1e6,
                 }
-                timers[row] = partial(benchmark.ms_per_face, net, settings, 1, False, 100)
-        for row, ms in benchmark.interleaved(timers).items():
+                timers[row] = partial(timing.ms_per_face, net, settings, 1, False, 100)
+        for row, ms in timing.interleaved(timers).items():
             rows[row]["ms"] = ms
     for row, r in rows.items():
         print(

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import benchmark, config, evaluate, models, plots, precision
+from . import config, evaluate, models, plots, precision, timing
 from .ibug_prep import IbugData
 from .modelfile import ModelSettings
 from .recipes import recipe_data, recipe_loss, student_builder
@@ -90,9 +90,9 @@ def cost_per_face(candidates: dict[str, config.ReleaseConfig]) -> dict[str, floa
         network_of[name] = key
         if key not in timers:  # the crop's factor and shift do not change the cost
             settings = ModelSettings(net.architecture, readout, cfg.crop_size, 1.0, 0.0)
-            timers[key] = partial(benchmark.ms_per_face, net, settings, 1, False, 100)
-    print(f"timing {len(timers)} networks, batch 1, in {benchmark.ROUNDS} interleaved rounds")
-    medians = benchmark.interleaved(timers)
+            timers[key] = partial(timing.ms_per_face, net, settings, 1, False, 100)
+    print(f"timing {len(timers)} networks, batch 1, in {timing.ROUNDS} interleaved rounds")
+    medians = timing.interleaved(timers)
     return {name: medians[key] for name, key in network_of.items()}
 
 

@@ -31,7 +31,6 @@ from pathlib import Path
 import torch
 
 from . import (
-    benchmark,
     cards,
     config,
     distil,
@@ -40,6 +39,7 @@ from . import (
     models,
     plots,
     precision,
+    timing,
 )
 from .detect import calibrate_on
 from .export import export
@@ -60,8 +60,8 @@ from .train import checkpoint_path
 
 def onnx_speed(path: Path, model, settings) -> float | None:
     """ms/face at batch 1 without the mirror on ONNX Runtime, None where it is unavailable."""
-    net = benchmark.onnx_or_none(path, model)
-    return None if net is None else benchmark.ms_per_face(net, settings, 1, False, repeats=200)
+    net = timing.onnx_or_none(path, model)
+    return None if net is None else timing.ms_per_face(net, settings, 1, False, repeats=200)
 
 
 def release(cfg: config.ReleaseConfig, name: str) -> dict:
@@ -116,8 +116,8 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
 
     calibration, _ = calibrate_on((read_image(f.image_path), f.box) for f in data.val_faces)
     settings = data.settings(model.architecture, loss.readout).with_calibration(calibration)
-    speed = tuple(benchmark.ms_per_face(model, settings, 1, m, repeats=50) for m in (False, True))
-    shipped_speed = benchmark.ms_per_face(shipped_model, shipped_settings, 1, False, repeats=50)
+    speed = tuple(timing.ms_per_face(model, settings, 1, m, repeats=50) for m in (False, True))
+    shipped_speed = timing.ms_per_face(shipped_model, shipped_settings, 1, False, repeats=50)
     print(
         f"{speed[0]:.2f} ms/face without the mirror, {speed[1]:.2f} with it (batch 1, float32, "
         f"torch); the shipped model: {shipped_speed:.2f} without the mirror, in the same run"

@@ -31,10 +31,7 @@ import numpy as np
 import torch
 
 from .config import relative
-from .crop import crops_to_image
-from .detect import calibrate, detect
-from .predict import Face, Landmarker, add_model_options, crops_in_boxes, landmarker_from
-from .readout import predict_batch
+from .predict import Face, Landmarker, add_model_options, landmarker_from
 
 # The 300-W training boxes against their 68 points' extent s = sqrt(width * height): box side
 # 1.068 s, box centre (-0.010 s, -0.084 s) from the points' centre (medians over the 1,987
@@ -142,33 +139,23 @@ class Tracker:
         """One attempt: from the last points when there are some, else by the detector."""
         detected = self.points is None or self.detect_every_frame
         if detected:
-            boxes, scores = detect(frame, self.lm.threshold, VIDEO_UPSAMPLE)
+            boxes, scores = self.lm.detect(frame, VIDEO_UPSAMPLE)
             if not len(boxes):
                 return self._lose(detected)
-            box = calibrate(boxes[0], self.lm.settings.detector_calibration)
-            score = float(scores[0])
+            box, score = boxes[0], float(scores[0])
         else:
             box, score = box_from_points(self.points), float("nan")
         height, width = frame.shape[:2]
         cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
         if not (0 <= cx < width and 0 <= cy < height):
             return self._lose(detected)
-        points, confidence = self._landmarks(frame, box)
-        if confidence is not None and confidence < self.min_confidence:
+        points, confidence = self.lm.in_boxes(frame, [box])
+        points, confidence = points[0], None if confidence is None else confidence[0]
+        if confidence is not None and confidence.mean() < self.min_confidence:
             return self._lose(detected)
         self.points = points
         shown = points if self.smooth is None else self.smooth(points, t)
-        return Step(Face(box, shown, score), detected)
-
-    def _landmarks(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, float | None]:
-        """68 points in frame pixels in one box, and the mean heatmap confidence."""
-        settings = self.lm.settings
-        crops, squares = crops_in_boxes(settings, frame, [box])
-        perm = None if settings.flip_perm is None else np.asarray(settings.flip_perm)
-        with torch.no_grad():
-            fractions, confidence = predict_batch(self.lm.model, crops, settings.readout, perm)
-        points = crops_to_image(fractions.numpy(), squares, settings.crop_size)[0]
-        return points, None if confidence is None else float(confidence.mean())
+        return Step(Face(box, shown, score, confidence), detected)
 
     def _lose(self, detected: bool) -> Step:
         """No face on this frame: forget the track; the detector looks again in search_every

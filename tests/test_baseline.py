@@ -4,7 +4,7 @@ and timed through the same call that places its points when present."""
 import numpy as np
 import pytest
 
-from helpers import baseline, benchmark, models
+from helpers import baseline, benchmark, models, timing
 from helpers.modelfile import ModelSettings, load_landmarker, save_landmarker
 
 
@@ -88,7 +88,7 @@ def test_without_face_recognition_models_the_row_is_skipped_with_how_to_install(
     timers = benchmark.batch1_timers({path: load_landmarker(path)})
     assert "pip install face_recognition_models" in capsys.readouterr().out
     assert not any("dlib" in row for row in timers) and "m.pt, torch" in timers
-    monkeypatch.setattr(benchmark, "time", Clock(0.002, ticking=True))  # 2 ms between readings
+    monkeypatch.setattr(timing, "time", Clock(0.002, ticking=True))  # 2 ms between readings
     assert timers["m.pt, torch"]() == pytest.approx(2.0)
     # the same input as dlib's row: per face, in milliseconds
     assert timers["m.pt, torch, image and box to points"]() == pytest.approx(2.0)
@@ -96,8 +96,8 @@ def test_without_face_recognition_models_the_row_is_skipped_with_how_to_install(
 
 def test_candidates_times_each_size_on_each_runtime(monkeypatch, capsys):
     monkeypatch.setattr(benchmark, "FAST_CANDIDATES", {"FastNet w4 (1, 1, 1)": (4, (1, 1, 1))})
-    monkeypatch.setattr(benchmark, "ROUNDS", 1)
-    monkeypatch.setattr(benchmark, "time", Clock(0.002, ticking=True))  # 2 ms between readings
+    monkeypatch.setattr(timing, "ROUNDS", 1)
+    monkeypatch.setattr(timing, "time", Clock(0.002, ticking=True))  # 2 ms between readings
     medians = benchmark.candidates()
     assert set(medians) == {
         (name, runtime)

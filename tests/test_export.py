@@ -43,9 +43,10 @@ def test_onnx_runtime_gives_torchs_points_on_validation_faces(exported, data_roo
     assert (on_torch.runtime, on_onnx.runtime) == ("torch", "onnxruntime")
     for face in val:
         image = read_image(face.image_path)
-        a = predict.landmarks_in_boxes(on_torch.model, on_torch.settings, image, [face.box])
-        b = predict.landmarks_in_boxes(on_onnx.model, on_onnx.settings, image, [face.box])
+        a, conf_a = on_torch.in_boxes(image, [face.box])
+        b, conf_b = on_onnx.in_boxes(image, [face.box])
         assert np.abs(a - b).max() < 0.01, face.image_path
+        assert np.abs(conf_a - conf_b).max() < 1e-3, face.image_path
 
 
 def test_an_export_that_differs_from_torch_is_refused_and_not_written(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import torch
 from skimage import data, io
 
 from helpers import crop, detect, ibug, modelfile, models, predict
+from helpers.images import read_photo
 from helpers.modelfile import ModelSettings
 from helpers.models import LandmarkResNet
 
@@ -140,8 +141,9 @@ def test_a_heatmap_model_round_trips_and_predicts_points_in_the_image(tmp_path):
     )
     model, settings = modelfile.load_landmarker(path)
     box = np.array([150.0, 60.0, 120.0, 120.0])
-    points = predict.landmarks_in_boxes(model, settings, data.astronaut(), [box])
-    assert points.shape == (1, 68, 2)
+    points, confidence = predict.Landmarker(model, settings).in_boxes(data.astronaut(), [box])
+    assert points.shape == (1, 68, 2) and confidence.shape == (1, 68)
+    assert ((confidence >= 0) & (confidence <= 1)).all()
     left, top, side = crop.crop_square(box, settings.crop_factor, settings.crop_shift)
     assert (points >= [left - 0.5, top - 0.5]).all()  # every point lies in the face's crop
     assert (points <= [left + side - 0.5, top + side - 0.5]).all()
@@ -211,8 +213,9 @@ def test_each_face_of_a_group_photo_gets_its_own_points_in_its_own_box_best_firs
     scores = [face.score for face in faces]
     assert len(faces) == 3 and scores == sorted(scores, reverse=True)  # two faces and a patch
     for face in faces:
-        alone = predict.landmarks_in_boxes(lm.model, lm.settings, group, [face.box])[0]
-        np.testing.assert_allclose(face.points, alone, atol=1e-4)  # this box's points
+        alone, confidence = lm.in_boxes(group, [face.box])
+        np.testing.assert_allclose(face.points, alone[0], atol=1e-4)  # this box's points
+        np.testing.assert_allclose(face.confidence, confidence[0], atol=1e-6)
     for face in faces[:2]:  # the two faces (the patch scores 0.23)
         left, top, width, height = face.box
         cx, cy = face.points.mean(0)
@@ -250,23 +253,25 @@ def _stub_settings(**changes) -> ModelSettings:
 def _fake_detector(found: dict):
     """Stands in for detect.detect: the boxes and scores listed for a photo's grey level."""
 
-    def fake_detect(pixels, threshold):
+    def fake_detect(pixels, threshold, upsample=1):
         boxes, scores = found.get(int(pixels[0, 0, 0]), ([], []))
         return np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)
 
     return fake_detect
 
 
-def test_crops_in_boxes_shift_the_square_and_give_grey_crops_to_a_one_channel_model():
+def test_crops_shift_the_square_and_give_grey_crops_to_a_one_channel_model():
     red = np.zeros((60, 60, 3), np.uint8)
     red[..., 0] = 255
     box = np.array([10.0, 10.0, 20.0, 20.0])
     # factor 1, shift 0.25 of the height: the centre (20, 20) moves down to (20, 25)
-    crops, squares = predict.crops_in_boxes(_stub_settings(crop_shift=0.25), red, [box])
+    crops, squares = predict.Landmarker(_FixedModel(), _stub_settings(crop_shift=0.25)).crops(
+        red, [box]
+    )
     np.testing.assert_array_equal(squares, [[10, 15, 20]])
     assert crops.shape == (1, 3, 16, 16) and crops.dtype == torch.float32
     np.testing.assert_allclose(crops[0, :, 0, 0], [0.5, -0.5, -0.5])
-    grey, _ = predict.crops_in_boxes(_stub_settings(in_channels=1), red, [box])
+    grey, _ = predict.Landmarker(_FixedModel(), _stub_settings(in_channels=1)).crops(red, [box])
     assert grey.shape == (1, 1, 16, 16)
     # ITU-R 601 luma of pure red: 0.299 * 255 = 76, as the model input 76 / 255 - 0.5
     np.testing.assert_allclose(grey[0, 0], -0.2, atol=1.5 / 255)
@@ -280,13 +285,18 @@ class _FixedModel(torch.nn.Module):
         return torch.stack([k / 100, k / 200], -1).expand(len(x), 68, 2)
 
 
-def test_predict_crops_averages_in_the_mirror_when_the_settings_carry_a_flip_perm():
-    crops = torch.zeros(2, 3, 16, 16)
+def test_from_crops_averages_in_the_mirror_when_the_settings_carry_a_flip_perm():
+    # squares of side 16 at the origin: image pixels = crop pixels = fraction * 16 - 0.5
+    crops, squares = torch.zeros(2, 3, 16, 16), np.float32([[0, 0, 16]] * 2)
     k = np.arange(68)
-    plain = predict.predict_crops(_FixedModel(), _stub_settings(), crops)
+    lm = predict.Landmarker(_FixedModel(), _stub_settings())
+    points, confidence = lm.from_crops(crops, squares)
+    plain = (points + 0.5) / 16
+    assert confidence is None  # a regressor has none
     np.testing.assert_allclose(plain[1], np.stack([k / 100, k / 200], -1), atol=1e-6)
     reverse = tuple(range(67, -1, -1))
-    mirrored = predict.predict_crops(_FixedModel(), _stub_settings(flip_perm=reverse), crops)
+    lm = predict.Landmarker(_FixedModel(), _stub_settings(flip_perm=reverse))
+    mirrored = (lm.from_crops(crops, squares)[0] + 0.5) / 16
     # point k averages (k/100, k/200) with point 67-k mirrored: (1 - (67-k)/100, (67-k)/200)
     expected = np.stack([(2 * k + 33) / 200, np.full(68, 67 / 400)], -1)
     np.testing.assert_allclose(mirrored[0], expected, atol=1e-6)
@@ -326,7 +336,7 @@ def test_faces_found_on_a_reduced_copy_of_a_photo_file_come_back_in_its_pixels(
     io.imsave(path, np.full((1000, 2000, 3), 102, np.uint8), check_contrast=False)
     seen = []
 
-    def fake_detect(pixels, threshold):
+    def fake_detect(pixels, threshold, upsample=1):
         seen.append(pixels.shape)
         return np.array([[100, 50, 200, 200]], np.float32), np.array([1.0], np.float32)
 
@@ -367,12 +377,7 @@ def test_the_shipped_models_reproduce_their_cards_validation_nme(data_root, mirr
     lm = predict.Landmarker.load(path, mirrored=mirrored)
     faces = ibug.load_xml(data_root / ibug.IBUG_DIR / ibug.TRAIN_XML)
     _, val = ibug.split_by_image(faces, 0.1, seed=0)
-    pred = np.concatenate(
-        [
-            predict.landmarks_in_boxes(lm.model, lm.settings, read_image(f.image_path), [f.box])
-            for f in val
-        ]
-    )
+    pred = np.concatenate([lm.in_boxes(read_image(f.image_path), [f.box])[0] for f in val])
     nme = geometry.nme(pred, np.stack([f.points for f in val])).mean()
     assert abs(nme - expected) < 0.0005, (nme, expected)
 
@@ -387,3 +392,26 @@ def test_the_shipped_models_fit_the_size_limit_and_ship_refuses_a_larger_one(tmp
 def test_fast_mode_skips_the_mirrored_prediction(model_path):
     assert predict.Landmarker.load(model_path).settings.flip_perm is not None
     assert predict.Landmarker.load(model_path, mirrored=False).settings.flip_perm is None
+
+
+def test_four_threads_sharing_one_landmarker_get_exactly_the_sequential_faces(data_root):
+    # dlib's detector is not thread-safe: one shared by every thread returned other calls'
+    # faces (thousands for 24 photos), crashed or hung. Each thread now has its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    faces = ibug.load_xml(data_root / ibug.IBUG_DIR / ibug.TRAIN_XML, need_points=False)
+    paths = sorted({f.image_path for f in faces})[::150][:12]
+    photos = [read_photo(p) for p in paths] + [_two_astronauts()[2]]
+    lm = predict.Landmarker.load(fast=True)
+    alone = [lm(photo) for photo in photos]
+    assert sum(map(len, alone)) >= len(photos)  # the photos do have faces
+    orders = [list(range(k, len(photos))) + list(range(k)) for k in range(4)]  # rotated
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda order: {i: lm(photos[i]) for i in order}, orders * 2))
+    for run in runs:
+        for i, expected in enumerate(alone):
+            assert len(run[i]) == len(expected), paths[i] if i < len(paths) else "group"
+            for face, face_alone in zip(run[i], expected, strict=True):
+                np.testing.assert_array_equal(face.box, face_alone.box)
+                np.testing.assert_array_equal(face.points, face_alone.points)
+                assert face.score == face_alone.score

@@ -23,18 +23,18 @@ def fast_copy(tmp_path_factory):
 
 def test_int8_points_stay_near_float32_points_on_validation_faces(fast_copy, data_root, tmp_path):
     _, settings = modelfile.load_landmarker(fast_copy)
+    plain = settings.without_mirror()
+    onnx = predict.Landmarker(runtime.OnnxNet(runtime.onnx_path(fast_copy)), plain)
     faces = ibug.load_xml(data_root / ibug.IBUG_DIR / ibug.TRAIN_XML)
     val = ibug.split_by_image(faces, 0.1, seed=0)[1][:40]
-    crops = torch.cat(
-        [predict.crops_in_boxes(settings, read_image(f.image_path), [f.box])[0] for f in val]
-    )
+    crops = torch.cat([onnx.crops(read_image(f.image_path), [f.box])[0] for f in val])
+    squares = np.float32([[0, 0, settings.crop_size]] * len(crops))  # points in crop pixels
     calibration = [crops[i : i + 8].numpy() for i in range(0, 32, 8)]
     int8 = quantize.quantize(fast_copy, tmp_path / "fast.int8.onnx", calibration)
     assert int8.stat().st_size < 0.6 * runtime.onnx_path(fast_copy).stat().st_size
-    plain = settings.without_mirror()
-    a = predict.predict_crops(runtime.OnnxNet(runtime.onnx_path(fast_copy)), plain, crops[32:])
-    b = predict.predict_crops(runtime.OnnxNet(int8), plain, crops[32:])
-    moved = np.linalg.norm((a - b) * settings.crop_size, axis=-1)  # crop pixels
+    a = onnx.from_crops(crops[32:], squares[32:])[0]
+    b = predict.Landmarker(runtime.OnnxNet(int8), plain).from_crops(crops[32:], squares[32:])[0]
+    moved = np.linalg.norm(a - b, axis=-1)  # crop pixels
     # near (a few points may jump to another peak: 12 px here), and really int8, not a copy
     assert np.median(moved) < 1.0 and moved.mean() < 2.0 and moved.max() > 0
 

@@ -94,9 +94,11 @@ def test_a_track_lost_is_looked_for_at_once_then_every_third_frame(monkeypatch):
     points = np.stack(np.meshgrid(np.linspace(60, 100, 17), np.linspace(40, 80, 4)), -1)
     points = points.reshape(-1, 2)[:68].astype(np.float32)
     tracker = video.Tracker(landmarker)
-    monkeypatch.setattr(video, "detect", fake_detect)
+    monkeypatch.setattr(predict, "detect", fake_detect)
     monkeypatch.setattr(
-        tracker, "_landmarks", lambda frame, box: (points, 0.9 if frame[0, 0, 0] == 0 else 0.1)
+        landmarker,
+        "in_boxes",
+        lambda frame, boxes: (points[None], np.full((1, 68), 0.9 if frame[0, 0, 0] == 0 else 0.1)),
     )
     frames = [np.full((120, 160, 3), v, np.uint8) for v in (0, 1, 1, 1, 1, 1, 1)]
     steps = [tracker.step(frame, i / 30) for i, frame in enumerate(frames)]
@@ -115,9 +117,9 @@ def test_a_track_whose_box_leaves_the_frame_is_lost_not_kept(monkeypatch):
     placed = [grid + [60, 40], grid + [170, 40], grid + [60, 40]]  # frames 0, 1, 2 (sure: 0.9)
     crops = []
 
-    def fake_landmarks(frame, box):
-        crops.append(box)
-        return placed[len(crops) - 1], 0.9
+    def fake_in_boxes(frame, boxes):
+        crops.append(boxes[0])
+        return placed[len(crops) - 1][None], np.full((1, 68), 0.9)
 
     def fake_detect(frame, threshold, upsample):
         if not crops:  # the face is found on the first frame only
@@ -125,8 +127,8 @@ def test_a_track_whose_box_leaves_the_frame_is_lost_not_kept(monkeypatch):
         return np.zeros((0, 4), np.float32), np.zeros(0)
 
     tracker = video.Tracker(landmarker)
-    monkeypatch.setattr(video, "detect", fake_detect)
-    monkeypatch.setattr(tracker, "_landmarks", fake_landmarks)
+    monkeypatch.setattr(predict, "detect", fake_detect)
+    monkeypatch.setattr(landmarker, "in_boxes", fake_in_boxes)
     frame = np.zeros((120, 160, 3), np.uint8)
     steps = [tracker.step(frame, i / 30) for i in range(3)]
     assert [s.face is not None for s in steps] == [True, True, False]
@@ -298,37 +300,32 @@ def _detect_red(frame, threshold, upsample):
 BOX = np.float32([68, 48, 16, 16])  # _detect_red's box for _dots(): crop square (60, 40, 32)
 
 
-def test_the_tracker_reads_the_points_and_their_confidence_from_the_model():
+def test_in_boxes_reads_the_points_and_their_confidence_from_the_model():
     frame = _dots(green_value=153)  # green's map peaks at 0.6
-    points, confidence = video.Tracker(_hand_made_landmarker("heatmap", False))._landmarks(
-        frame, BOX
-    )
-    assert points.dtype == np.float32 and points.shape == (2, 2)
-    np.testing.assert_array_equal(points, [[70, 50], [85, 62]])  # the peaks, 1:1 crop pixels
-    assert confidence == pytest.approx((1 + 0.6) / 2, abs=1e-6)  # mean peak above the median
+    points, confidence = _hand_made_landmarker("heatmap", False).in_boxes(frame, [BOX])
+    assert points.dtype == np.float32 and points.shape == (1, 2, 2)
+    np.testing.assert_array_equal(points[0], [[70, 50], [85, 62]])  # the peaks, 1:1 crop pixels
+    np.testing.assert_allclose(confidence, [[1, 0.6]], atol=1e-6)  # each peak above the median
     # Mirrored: each map is averaged with the other's (the swap), so both hold the red pixel
     # at 0.5 and the green one at 0.3: both points go to the red pixel, sure at 0.5.
-    points, confidence = video.Tracker(_hand_made_landmarker("heatmap", True))._landmarks(
-        frame, BOX
-    )
-    np.testing.assert_array_equal(points, [[70, 50], [70, 50]])
-    assert confidence == pytest.approx(0.5, abs=1e-6)
+    points, confidence = _hand_made_landmarker("heatmap", True).in_boxes(frame, [BOX])
+    np.testing.assert_array_equal(points[0], [[70, 50], [70, 50]])
+    np.testing.assert_allclose(confidence, [[0.5, 0.5]], atol=1e-6)
     # A regressor has no confidence; fraction f of the crop is pixel 60 + 32 f - 0.5 (x),
     # 40 + 32 f - 0.5 (y). Mirrored, (1 - x) of the other point is averaged in.
     for mirrored, expected in (
         (False, [[67.5, 55.5], [75.5, 63.5]]),
         (True, [[71.5, 59.5], [79.5, 59.5]]),  # fractions (0.375, 0.625) and (0.625, 0.625)
     ):
-        tracker = video.Tracker(_hand_made_landmarker("regression", mirrored))
-        points, confidence = tracker._landmarks(frame, BOX)
+        points, confidence = _hand_made_landmarker("regression", mirrored).in_boxes(frame, [BOX])
         assert confidence is None
-        np.testing.assert_allclose(points, expected, atol=1e-5)
+        np.testing.assert_allclose(points[0], expected, atol=1e-5)
 
 
 def test_a_detected_face_carries_the_models_points_and_the_detectors_box_and_score(
     monkeypatch,
 ):
-    monkeypatch.setattr(video, "detect", _detect_red)
+    monkeypatch.setattr(predict, "detect", _detect_red)
     tracker = video.Tracker(_hand_made_landmarker("heatmap", False))
     step = tracker.step(_dots(), 0.0)
     assert step.detected is True
@@ -339,7 +336,7 @@ def test_a_detected_face_carries_the_models_points_and_the_detectors_box_and_sco
 
 def test_the_points_shown_are_smoothed_at_the_frames_times(monkeypatch):
     # beta 0 and a cutoff of 1/(2 pi) Hz: tau = 1 s, so a frame 1 s later goes halfway
-    monkeypatch.setattr(video, "detect", _detect_red)
+    monkeypatch.setattr(predict, "detect", _detect_red)
     smooth = video.OneEuro(min_cutoff=1 / (2 * math.pi), beta=0.0)
     tracker = video.Tracker(
         _hand_made_landmarker("heatmap", False), smooth, detect_every_frame=True
@@ -353,7 +350,7 @@ def test_the_points_shown_are_smoothed_at_the_frames_times(monkeypatch):
 def test_a_face_found_again_on_the_frame_it_was_lost_is_smoothed_from_there(monkeypatch):
     # Frame 1: the face jumps away; the crop from frame 0's points is black (confidence 0),
     # the detector finds it on that frame, and the smoothing starts again from its points.
-    monkeypatch.setattr(video, "detect", _detect_red)
+    monkeypatch.setattr(predict, "detect", _detect_red)
     smooth = video.OneEuro(min_cutoff=1 / (2 * math.pi), beta=0.0)
     tracker = video.Tracker(_hand_made_landmarker("heatmap", False), smooth)
     away = _dots(red=(20, 20), green=(35, 32))
@@ -379,7 +376,7 @@ def test_a_box_is_kept_while_its_centre_lies_in_the_frame_and_lost_from_its_edge
         ((80, -0.5), False),
     ):
         box = np.float32([[centre[0] - 8, centre[1] - 8, 16, 16]])
-        monkeypatch.setattr(video, "detect", lambda *_, box=box: (box, np.array([1.0])))
+        monkeypatch.setattr(predict, "detect", lambda *_, box=box: (box, np.array([1.0])))
         tracker = video.Tracker(landmarker)
         if kept:
             step = tracker.step(frame, 0.0)
@@ -395,7 +392,7 @@ def test_a_box_is_kept_while_its_centre_lies_in_the_frame_and_lost_from_its_edge
 
 
 def test_a_face_at_the_confidence_threshold_is_kept_and_one_below_it_lost(monkeypatch):
-    monkeypatch.setattr(video, "detect", _detect_red)
+    monkeypatch.setattr(predict, "detect", _detect_red)
     landmarker = _hand_made_landmarker("heatmap", False)
     sure = video.Tracker(landmarker, min_confidence=1.0)
     assert sure.step(_dots(), 0.0).face is not None  # both peaks 1: confidence exactly 1.0
