@@ -23,7 +23,7 @@ RUN_OUTPUT :=
 endif
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-HELPERS := $(wildcard helpers/*.py)
+HELPERS := $(shell find helpers -name "*.py")
 DONE := $(patsubst notebooks/%.ipynb,$(OUT)/.done/$(PROFILE)/%,$(NOTEBOOKS))
 
 .PHONY: fast fast-refine fast-refine-2 all env data notebooks writeup test mutation release clean-runs
@@ -37,14 +37,14 @@ $(ENV_STAMP): requirements.txt
 	@touch $@
 
 data: $(ENV_STAMP)
-	$(PY) -m helpers.download all
+	$(PY) -m helpers download all
 
 notebooks: $(DONE)
 $(OUT)/.done/$(PROFILE)/%: notebooks/%.ipynb $(HELPERS) | data
 	@mkdir -p $(@D)
 	@if [ -e $@.started ]; then echo "$*: interrupted last time, running it again from the top"; fi
 	@touch $@.started
-	$(PY) -m helpers.run_notebooks --profile $(PROFILE) $(RUN_OUTPUT) $<
+	$(PY) -m helpers notebooks --profile $(PROFILE) $(RUN_OUTPUT) $<
 	@mv $@.started $@
 
 # Notebook 4 quotes the results of notebooks 1-3 and compares with Part 3's validation points,
@@ -54,8 +54,8 @@ $(NB_DONE)/04_heatmaps: $(NB_DONE)/01_nose_tip_detection $(NB_DONE)/02_full_face
 	$(NB_DONE)/03_ibug_resnet18
 
 writeup: $(OUT)/writeup/index.html
-$(OUT)/writeup/index.html: $(DONE) helpers/writeup.py
-	$(PY) -m helpers.writeup --root $(OUT)
+$(OUT)/writeup/index.html: $(DONE) helpers/reports/writeup.py
+	$(PY) -m helpers writeup --root $(OUT)
 	@echo "open $(OUT)/writeup/index.html in a browser"
 
 # A skipped test fails the run, as in CI: a skip means data or the browser check went untested.
@@ -72,19 +72,19 @@ mutation: data
 # RELEASE=refine trains on from the shipped model's weights (config.RELEASES["refine"]).
 RELEASE ?= full
 release: data
-	$(PY) -m helpers.release --profile $(RELEASE)
+	$(PY) -m helpers release --profile $(RELEASE)
 
 # The fast model, distilled from the shipped one: resumable likewise.
 fast: data
-	$(PY) -m helpers.release --profile fast
+	$(PY) -m helpers release --profile fast
 
 # ...then trained on from its shipped weights for 100 more epochs (its loss still fell at 60).
 fast-refine: data
-	$(PY) -m helpers.release --profile fast-refine
+	$(PY) -m helpers release --profile fast-refine
 
 # ...and 100 more at half the learning rate (it still underfit after 160).
 fast-refine-2: data
-	$(PY) -m helpers.release --profile fast-refine-2
+	$(PY) -m helpers release --profile fast-refine-2
 
 clean-runs:
 	rm -rf runs/ mutants/

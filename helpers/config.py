@@ -18,14 +18,14 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_HELP = (
-    "Download the datasets with `python -m helpers.download all` (into ./data), "
+    "Download the datasets with `python -m helpers download all` (into ./data), "
     "or point FKD_DATA_DIR at a folder that holds them."
 )
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Random augmentation ranges (helpers.augment.Augment): rotation +-degrees, shift as a
+    """Random augmentation ranges (helpers.data.augment.Augment): rotation +-degrees, shift as a
     fraction of the size, scale range, colour jitter strength, and the probabilities of an
     occluding patch and of a blur (0: never, and no random numbers drawn for them)."""
 
@@ -144,13 +144,13 @@ class HeatmapConfig:
 
 @dataclass(frozen=True)
 class ReleaseConfig:
-    """The recipe of a shipped 300-W model's release training (python -m helpers.release),
+    """The recipe of a shipped 300-W model's release training (python -m helpers release),
     outside the notebooks' time budget. The defaults are notebook 4's UNet recipe; the study
-    of notebook 5 (helpers.recipe_study) compares others, and RELEASES["full"] is the one it
-    chose. Same split and validation faces as notebooks 3 and 4. With distill > 0 the shipped
-    model is the teacher (helpers.distil): the fast model."""
+    of notebook 5 (helpers.training.recipe_study) compares others, and RELEASES["full"] is
+    the one it chose. Same split and validation faces as notebooks 3 and 4. With distill > 0
+    the shipped model is the teacher (helpers.training.distil): the fast model."""
 
-    architecture: str = "UNet"  # or "FastNet" (helpers.models)
+    architecture: str = "UNet"  # or "FastNet" (helpers.nets.models)
     width: int = 16  # UNet: width at full resolution; FastNet: the stem's. Doubling below.
     depth: int = 4  # UNet only
     stride: int = 4  # UNet only: maps at stride 4 (32x32 for 128 px crops), as FastNet's
@@ -231,7 +231,7 @@ RELEASES: dict[str, ReleaseConfig] = {
 # The profiles whose outputs are the repository's own (the others write under runs/)
 COMMITTED_RELEASES = ("full", "refine", "fast", "fast-refine", "fast-refine-2")
 
-# The release's recipe study (python -m helpers.recipe_study): candidates for the release, each
+# The release's recipe study (python -m helpers recipe-study): candidates for the release, each
 # trained from the same seed for the same wall-clock seconds on the release's data. The first
 # three share the shipped UNet's network and cost; the last three cost more per face.
 RECIPE_STUDIES: dict[str, dict[str, ReleaseConfig]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,7 +13,9 @@ import torch
 
 from .config import REPO_ROOT, figures_dir, hardware, relative, results_dir
 from .geometry import auc, ced, failure_rate, mirror_in_place
-from .train import History
+
+if TYPE_CHECKING:  # the figures read a training history; plotting does not import training
+    from .training.train import History
 
 TRUE_STYLE = dict(c="lime", edgecolors="black", linewidths=0.5, label="ground truth")
 PRED_STYLE = dict(c="red", marker="x", label="prediction")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import augment, geometry, imm
+from helpers import geometry
+from helpers.data import augment, imm
 
 
 def blob_image(point, size=(96, 72)) -> torch.Tensor:

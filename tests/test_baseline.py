@@ -4,8 +4,10 @@ and timed through the same call that places its points when present."""
 import numpy as np
 import pytest
 
-from helpers import baseline, benchmark, models, timing
-from helpers.modelfile import ModelSettings, load_landmarker, save_landmarker
+from helpers.inference import timing
+from helpers.inference.modelfile import ModelSettings, load_landmarker, save_landmarker
+from helpers.nets import models
+from helpers.reports import baseline, benchmark
 
 
 class FakePredictor:

@@ -4,7 +4,7 @@ frames, frames to find the face again, and jitter on the still stretch."""
 import numpy as np
 import pytest
 
-from helpers import clip
+from helpers.reports import clip
 
 # A face whose outer eye corners (points 36 and 45) lie 100 px apart, the rest inside 100x100.
 SHAPE = np.random.default_rng(0).uniform(0, 100, (68, 2)).astype(np.float32)

@@ -6,8 +6,10 @@ import argparse
 import pytest
 import torch
 
-from helpers import distil, losses, models, predict
-from helpers.modelfile import ModelSettings, save_landmarker
+from helpers.inference import predict
+from helpers.inference.modelfile import ModelSettings, save_landmarker
+from helpers.nets import models
+from helpers.training import distil, losses
 
 
 def test_fastnet_gives_maps_at_stride_4_and_rebuilds_from_its_architecture():
@@ -91,7 +93,7 @@ def test_a_killed_distillation_resumes_to_the_same_student(tmp_path):
     # Killed in epoch 2 of 3, then the same command again: the student of a run never killed.
     from torch.utils.data import DataLoader, TensorDataset
 
-    from helpers import train
+    from helpers.training import train
 
     torch.manual_seed(0)
     teacher = models.UNet(68, 3, width=4, depth=2, stride=4)

@@ -12,8 +12,8 @@ import zipfile
 
 import pytest
 
-from helpers import download
-from helpers.download import DownloadError
+from helpers.data import download
+from helpers.data.download import DownloadError
 
 
 def make_zip(path, entries: dict[str, bytes]):

@@ -4,8 +4,9 @@ and by group of points, as results files and model cards record them."""
 import numpy as np
 import pytest
 
-from helpers import evaluate, geometry
-from helpers.ibug import GROUPS
+from helpers import geometry
+from helpers.data.ibug import GROUPS
+from helpers.training import evaluate
 
 # Four faces whose outer eye corners (points 36 and 45) lie 100 px apart; each prediction is
 # its truth moved by a (3, 4) step times k, so every point misses by 5k px: NME 0.05k.

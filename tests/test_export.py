@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import export, ibug, modelfile, predict, runtime
+from helpers.data import ibug
 from helpers.images import read_image
+from helpers.inference import export, modelfile, predict, runtime
 
 
 @pytest.fixture(scope="module")

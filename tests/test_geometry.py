@@ -70,7 +70,7 @@ def test_flip_test_time_augmentation_of_a_mirror_symmetric_model():
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from helpers import readout
+    from helpers.nets import readout
 
     class Centroid(torch.nn.Module):
         """Predicts (left half centroid, right half centroid) x, and a fixed y."""

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import geometry, heatmaps, losses, readout, tta
+from helpers import geometry
+from helpers.nets import heatmaps, readout, tta
+from helpers.training import losses
 
 MAP = (32, 24)  # heatmap (W, H): a 128x96 input at stride 4
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from skimage import io
 
-from helpers import ibug, kaggle
-from helpers.datasets import KeypointDataset
-from helpers.ibug import IbugError
+from helpers.data import ibug, kaggle
+from helpers.data.datasets import KeypointDataset
+from helpers.data.ibug import IbugError
 
 
 def write_xml(tmp_path, box='top="10" left="20" width="40" height="40"', parts=68, image=True):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.demo import save_as_phone
 from helpers.images import ImageError, read_photo
+from helpers.reports.demo import save_as_phone
 
 
 def test_exif_orientation_is_applied(tmp_path):

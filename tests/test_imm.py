@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from helpers import datasets, imm
+from helpers.data import datasets, imm
+from helpers.data.imm import AsfError
 from helpers.images import ImageError
-from helpers.imm import AsfError
 
 
 def test_parses_points_in_pixels(write_face):
@@ -76,7 +76,7 @@ def test_missing_dataset_says_where_and_how(monkeypatch, tmp_path):
     monkeypatch.setenv("FKD_DATA_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=str(tmp_path)) as err:
         imm.load_imm()
-    assert "helpers.download" in str(err.value)
+    assert "python -m helpers download" in str(err.value)
 
 
 def test_real_database_and_split(data_root):

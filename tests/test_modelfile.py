@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import modelfile, models, predict
-from helpers.modelfile import ModelFileError, ModelSettings
+from helpers.inference import modelfile, predict
+from helpers.inference.modelfile import ModelFileError, ModelSettings
+from helpers.nets import models
 
 
 @pytest.fixture
@@ -203,7 +204,7 @@ def test_unversioned_settings_say_exactly_what_to_do():
     with pytest.raises(ValueError) as err:
         ModelSettings.from_dict({"architecture": {}, "readout": "heatmap", "crop_size": 64})
     assert str(err.value) == (
-        "model settings without a version (written before helpers.modelfile): "
+        "model settings without a version (written before helpers.inference.modelfile): "
         "rerun the notebook that trained it to save it again"
     )
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers import models, train
+from helpers.nets import models
+from helpers.training import train
 
 
 def test_grey_first_conv_computes_what_rgb_did_on_a_grey_image():

@@ -11,9 +11,10 @@ import torch
 from PIL import Image
 from skimage import data
 
-from helpers import modelfile, models, predict
-from helpers.modelfile import ModelSettings
-from helpers.photos import PhotoFile, as_rgb
+from helpers.inference import modelfile, predict
+from helpers.inference.modelfile import ModelSettings
+from helpers.inference.photos import PhotoFile, as_rgb
+from helpers.nets import models
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import benchmark, crop, photos, predict
+from helpers import crop
+from helpers.inference import photos, predict
+from helpers.reports import benchmark
 
 
 def _large(tmp_path, fmt="JPEG", orientation=1, size=(6000, 4000)):
@@ -52,7 +54,7 @@ def test_the_memory_benchmark_measures_a_fresh_process(tmp_path):
     megabytes, seconds, status = benchmark.peak_memory(photo)
     peak = "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
     imports = subprocess.run(  # the same imports in a fresh process, and nothing more
-        [sys.executable, "-c", f"from helpers import predict; {peak}"],
+        [sys.executable, "-c", f"from helpers.inference import predict; {peak}"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     imports_mb = int(imports.stdout) / 1024

@@ -5,7 +5,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from helpers import config, precision
+from helpers import config
+from helpers.training import precision
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,13 @@ import pytest
 import torch
 from skimage import data, io
 
-from helpers import crop, detect, ibug, modelfile, models, predict
+from helpers import crop
+from helpers.data import ibug
 from helpers.images import read_photo
-from helpers.modelfile import ModelSettings
-from helpers.models import LandmarkResNet
+from helpers.inference import detect, modelfile, predict
+from helpers.inference.modelfile import ModelSettings
+from helpers.nets import models
+from helpers.nets.models import LandmarkResNet
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import ibug, modelfile, predict, quantize, runtime
+from helpers.data import ibug
 from helpers.images import read_image
+from helpers.inference import modelfile, predict, runtime
+from helpers.reports import quantize
 
 
 @pytest.fixture(scope="module")

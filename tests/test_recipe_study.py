@@ -7,8 +7,10 @@ from collections import Counter
 import pytest
 import torch
 
-from helpers import config, ibug, plots, recipe_study
-from helpers.recipes import student_builder, warm_start
+from helpers import config, plots
+from helpers.data import ibug
+from helpers.training import recipe_study
+from helpers.training.recipes import student_builder, warm_start
 
 
 def untimed(entries: dict) -> dict:

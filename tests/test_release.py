@@ -6,7 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from helpers import config, kaggle, modelfile, release
+from helpers import config
+from helpers.data import kaggle
+from helpers.inference import modelfile
+from helpers.training import release
 
 # A model already in models/, better mirrored (0.1%) and worse without the mirror (1000%): the
 # accurate model runs mirrored, so it must be kept; the fast one runs without, so it is beaten.

@@ -4,8 +4,10 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from helpers import augment, config, train
-from helpers.datasets import KeypointDataset
+from helpers import config
+from helpers.data import augment
+from helpers.data.datasets import KeypointDataset
+from helpers.training import train
 
 
 class Interrupt(Exception):

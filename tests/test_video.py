@@ -10,9 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import clip, ibug, predict, video
 from helpers.config import dataset_dir
-from helpers.modelfile import ModelSettings
+from helpers.data import ibug
+from helpers.inference import predict, video
+from helpers.inference.modelfile import ModelSettings
+from helpers.reports import clip
 
 
 def test_one_euro_smooths_a_still_point_and_follows_a_moving_one():
@@ -201,7 +203,7 @@ def test_a_missing_video_is_one_clear_line(tmp_path, capsys):
 
 
 def test_each_model_and_mirror_setting_writes_its_own_clip_results():
-    from helpers.modelfile import DEFAULT_MODEL, FAST_MODEL
+    from helpers.inference.modelfile import DEFAULT_MODEL, FAST_MODEL
 
     assert clip.output_suffix(DEFAULT_MODEL, mirrored=True) == ""
     assert clip.output_suffix(DEFAULT_MODEL, mirrored=False) == "_no_mirror"

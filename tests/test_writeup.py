@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from skimage import io
 
-from helpers import browser, writeup
 from helpers.config import REPO_ROOT
+from helpers.reports import browser, writeup
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_a_value_a_run_could_not_measure_says_so(fake_root):
 def test_committed_page_is_rebuilt_from_committed_results(tmp_path):
     fresh = writeup.build(REPO_ROOT, out=tmp_path / "index.html").read_text()
     committed = (REPO_ROOT / "writeup" / "index.html").read_text()
-    assert fresh == committed, "writeup/index.html is stale: run python -m helpers.writeup"
+    assert fresh == committed, "writeup/index.html is stale: run python -m helpers writeup"
 
 
 def test_committed_page_in_headless_chromium():

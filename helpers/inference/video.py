@@ -1,0 +1,428 @@
+"""Landmarks on video and camera: detect, then track from the last frame's points, smoothed
+over time by the One Euro filter (Casiez, Roussel and Vogel, CHI 2012).
+
+Usage: python -m helpers video IN.mp4 --out OUT.mp4 [--csv points.csv] [--model PATH] [--fast]
+                               [--no-mirror] [--runtime auto|torch|onnx]
+                               [--min-cutoff 0.3] [--beta 0.2] [--no-smooth]
+       python -m helpers video --camera 0 [--out OUT.mp4]   (a live window where a display exists)
+
+A face is detected on the first frame and whenever the track is lost; otherwise the next crop
+comes from the previous frame's points (the box the detector would have drawn, estimated from
+them), which costs the landmark model alone. A track is lost when its heatmaps lose confidence
+or its box leaves the frame: no stale points are drawn, and the face is looked for again.
+Video is read and written with PyAV (FFmpeg's libraries in a wheel, frames as arrays, no
+subprocess); the camera is read with it too (v4l2 on Linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import queue
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import relative
+from .predict import Face, Landmarker, add_model_options, landmarker_from
+
+# The 300-W training boxes against their 68 points' extent s = sqrt(width * height): box side
+# 1.068 s, box centre (-0.010 s, -0.084 s) from the points' centre (medians over the 1,987
+# training faces; tests/test_video.py measures them again).
+BOX_FROM_POINTS = (1.068, -0.010, -0.084)
+# One Euro: chosen on the clip of helpers.reports.clip (jitter cut 5.9x for +0.07 pp NME there; a
+# lower beta cuts more jitter but lags: 0.05 cut it 7.3x for +0.40 pp)
+MIN_CUTOFF, BETA = 0.3, 0.2
+MIN_CONFIDENCE = (
+    0.5  # mean heatmap confidence under which a track is lost (clip: faces 0.94, none 0.13-0.31)
+)
+# The detector looks for faces of about 80 px and up in video frames (no upsampling): a
+# 640x480 frame costs about a quarter of the photos' setting.
+VIDEO_UPSAMPLE = 0
+# While no face is tracked the detector looks at every third frame, not every one: it costs
+# 25-40 ms a 640x480 frame on a 2-core AVX2 EPYC, against about 4 ms for a tracked frame with
+# the fast model. On the clip of helpers.reports.clip, whose face is away for a tenth of its frames,
+# the tracker alone ran 125 frames/s searching every frame and 222 with this, with the same
+# points. A face that comes back is found within 2 frames (67 ms at 30 frames/s).
+SEARCH_EVERY = 3
+
+
+def box_from_points(points: np.ndarray) -> np.ndarray:
+    """The face box (left, top, side, side) a detector would give for these 68 points."""
+    low, high = points.min(0), points.max(0)
+    extent = math.sqrt(max(float(np.prod(high - low)), 1.0))
+    ratio, dx, dy = BOX_FROM_POINTS
+    side = ratio * extent
+    cx, cy = (low + high) / 2 + np.array([dx, dy]) * extent
+    return np.array([cx - side / 2, cy - side / 2, side, side], dtype=np.float32)
+
+
+class OneEuro:
+    """The One Euro filter on arrays: a low-pass filter whose cutoff rises with speed, so still
+    points stop jittering (min_cutoff, Hz: lower, smoother) and fast ones do not lag (beta:
+    higher, less lag)."""
+
+    def __init__(self, min_cutoff: float = MIN_CUTOFF, beta: float = BETA, d_cutoff: float = 1.0):
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.reset()
+
+    def reset(self) -> None:
+        self.x = self.dx = self.t = None
+
+    @staticmethod
+    def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+        tau = 1.0 / (2 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
+        """The filtered value of x observed at time t (seconds)."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.x is None:
+            self.x, self.dx, self.t = x, np.zeros_like(x), t
+            return x.astype(np.float32)
+        dt = max(t - self.t, 1e-6)
+        dx = (x - self.x) / dt
+        self.dx = self.dx + self._alpha(self.d_cutoff, dt) * (dx - self.dx)
+        speed = np.linalg.norm(self.dx, axis=-1, keepdims=True)  # per point, in px/s
+        alpha = self._alpha(self.min_cutoff + self.beta * speed, dt)
+        self.x, self.t = self.x + alpha * (x - self.x), t
+        return self.x.astype(np.float32)
+
+
+@dataclass
+class Step:
+    """What the tracker did on one frame: the face (None when there is none) and whether it
+    ran the detector."""
+
+    face: Face | None
+    detected: bool
+
+
+class Tracker:
+    """Faces across frames: detect when there is no track, else crop from the last points."""
+
+    def __init__(
+        self,
+        landmarker: Landmarker,
+        smooth: OneEuro | None = None,
+        min_confidence: float = MIN_CONFIDENCE,
+        detect_every_frame: bool = False,
+        search_every: int = SEARCH_EVERY,
+    ) -> None:
+        if search_every < 1:
+            raise ValueError(f"search_every must be 1 or more, got {search_every}")
+        self.lm, self.smooth, self.min_confidence = landmarker, smooth, min_confidence
+        self.detect_every_frame = detect_every_frame
+        self.search_every = 1 if detect_every_frame else search_every
+        self.points: np.ndarray | None = None  # the last raw points: where the next crop comes from
+        self.rest = 0  # frames the detector still skips before it looks for a face again
+
+    def step(self, frame: np.ndarray, t: float) -> Step:
+        """Landmarks on one uint8 RGB frame observed at time t (seconds). A track lost on
+        this frame is looked for again on it at once, by the detector; with no track, the
+        detector looks at every search_every-th frame."""
+        if self.points is None and self.rest:
+            self.rest -= 1
+            return Step(None, False)
+        tracking = self.points is not None and not self.detect_every_frame
+        step = self._step(frame, t)
+        return self._step(frame, t) if tracking and step.face is None else step
+
+    def _step(self, frame: np.ndarray, t: float) -> Step:
+        """One attempt: from the last points when there are some, else by the detector."""
+        detected = self.points is None or self.detect_every_frame
+        if detected:
+            boxes, scores = self.lm.detect(frame, VIDEO_UPSAMPLE)
+            if not len(boxes):
+                return self._lose(detected)
+            box, score = boxes[0], float(scores[0])
+        else:
+            box, score = box_from_points(self.points), float("nan")
+        height, width = frame.shape[:2]
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        if not (0 <= cx < width and 0 <= cy < height):
+            return self._lose(detected)
+        points, confidence = self.lm.in_boxes(frame, [box])
+        points, confidence = points[0], None if confidence is None else confidence[0]
+        if confidence is not None and confidence.mean() < self.min_confidence:
+            return self._lose(detected)
+        self.points = points
+        shown = points if self.smooth is None else self.smooth(points, t)
+        return Step(Face(box, shown, score, confidence), detected)
+
+    def _lose(self, detected: bool) -> Step:
+        """No face on this frame: forget the track; the detector looks again in search_every
+        frames, or on this one at once when the track was lost here (Tracker.step)."""
+        self.points = None
+        self.rest = self.search_every - 1 if detected else 0
+        if self.smooth is not None:
+            self.smooth.reset()
+        return Step(None, detected)
+
+
+def read_frames(source: str | Path, video_format: str | None = None) -> Iterator[tuple]:
+    """(uint8 RGB frame, time in seconds, frames per second) for each frame of a video file or
+    a camera device (video_format="v4l2" for /dev/videoN)."""
+    import av  # imported here: video is the only job that needs it
+
+    with av.open(str(source), format=video_format) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 30)
+        for i, frame in enumerate(container.decode(stream)):
+            t = float(frame.time) if frame.time is not None else i / rate
+            yield frame.to_ndarray(format="rgb24"), t, rate
+
+
+# x264's fastest preset: on a 2-core EPYC 2.0 ms per 640x480 frame against 4.5 for veryfast
+# (itself about 3x faster than the default, medium), for a larger file
+PRESET = "ultrafast"
+
+
+class VideoWriter:
+    """H.264 frames into an .mp4, with PyAV; opened on the first frame, whose size it takes."""
+
+    def __init__(self, path: Path, rate: float) -> None:
+        self.path, self.rate, self.container, self.stream = Path(path), rate, None, None
+
+    def write(self, frame: np.ndarray) -> None:
+        import av
+
+        if self.container is None:
+            self.container = av.open(str(self.path), "w")
+            self.stream = self.container.add_stream("libx264", rate=round(self.rate))
+            self.stream.height, self.stream.width = (d - d % 2 for d in frame.shape[:2])
+            self.stream.pix_fmt = "yuv420p"
+            self.stream.options = {"preset": PRESET}
+        frame = frame[: self.stream.height, : self.stream.width]
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        for packet in self.stream.encode(video_frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder and close the file; once: a second call does nothing."""
+        if self.container is not None:
+            try:
+                for packet in self.stream.encode():
+                    self.container.mux(packet)
+            finally:
+                self.container.close()
+                self.container = None
+
+
+class _Failed:
+    """What the reader's thread raised, carried to the consumer."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def ahead(items: Iterable, depth: int = 4) -> Iterator:
+    """items in order, read by a thread of their own up to `depth` ahead, so that decoding the
+    next frame (FFmpeg, outside the GIL) overlaps the work on this one; its errors come here.
+    Closing the generator stops the reader and waits for it to close its source."""
+    box: queue.Queue = queue.Queue(depth)
+    stop, end = threading.Event(), object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fill() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    break
+        except BaseException as err:  # an unreadable file: raised in the reader's thread
+            put(_Failed(err))
+        finally:
+            getattr(items, "close", lambda: None)()
+            put(end)
+
+    reader = threading.Thread(target=fill, daemon=True)
+    reader.start()
+    try:
+        while (item := box.get()) is not end:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+
+
+class BackgroundWriter:
+    """A VideoWriter fed through a queue by a thread of its own, so that encoding a frame
+    (x264, outside the GIL) overlaps the work on the next; its errors come at write or close."""
+
+    def __init__(self, path: Path, rate: float, depth: int = 4) -> None:
+        self.writer, self.box, self.error = VideoWriter(path, rate), queue.Queue(depth), None
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while (frame := self.box.get()) is not None:
+            if self.error is None:  # after an error, frames are taken and dropped
+                try:
+                    self.writer.write(frame)
+                except Exception as err:
+                    self.error = err
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.error is not None:
+            raise self.error
+        self.box.put(frame)
+
+    def close(self) -> None:
+        """Encode what is queued, then flush and close the file; an encoding error is raised."""
+        if self.thread.is_alive():
+            self.box.put(None)
+            self.thread.join()
+        try:
+            self.writer.close()
+        finally:
+            if self.error is not None:
+                error, self.error = self.error, None
+                raise error
+
+
+def write_video(path: Path, frames: Iterable[np.ndarray], rate: float, overlap=False) -> Path:
+    """Frames into an .mp4 at `rate` frames per second (encoded on a thread with overlap)."""
+    writer = (BackgroundWriter if overlap else VideoWriter)(path, rate)
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.close()
+    return Path(path)
+
+
+def track(
+    frames,
+    tracker: Tracker,
+    out: Path | None = None,
+    csv_path: Path | None = None,
+    show: bool = False,
+    overlap: bool = True,
+) -> dict:
+    """Run the tracker over frames, drawing the points on them; write the video and a CSV of
+    points (frame, time, detected, x0, y0, ..., x67, y67; empty without a face). Returns the
+    frame count, the frames with a face, the detector calls and frames per second. With
+    overlap, frames are decoded and encoded on threads of their own beside the tracking."""
+    from tqdm.auto import tqdm
+
+    from .draw import mark_points
+
+    writer = window = None
+    rows = []
+    counts = {"frames": 0, "with_face": 0, "detector_calls": 0}
+    threads = torch.get_num_threads()
+    if tracker.lm.runtime == "onnxruntime":  # torch only crops and decodes: one thread, so it
+        torch.set_num_threads(1)  # does not wait for the encoder's cores (clip: 81 fps, not 66)
+    start = time.perf_counter()
+    source = ahead(frames) if overlap else iter(frames)
+    try:
+        for frame, t, rate in tqdm(source, desc="frames", unit="frame"):
+            step = tracker.step(frame, t)
+            counts["frames"] += 1
+            counts["detector_calls"] += step.detected
+            counts["with_face"] += step.face is not None
+            if out or show:
+                frame = frame.copy()
+                if step.face is not None:
+                    mark_points(frame, step.face.points)
+            if out:
+                writer = writer or (BackgroundWriter if overlap else VideoWriter)(out, rate)
+                writer.write(frame)
+            if csv_path:
+                points = [] if step.face is None else step.face.points.round(2).ravel().tolist()
+                rows.append([counts["frames"] - 1, round(t, 4), int(step.detected), *points])
+            if show:
+                window = _show(frame, window)
+    finally:
+        torch.set_num_threads(threads)
+        getattr(source, "close", lambda: None)()  # the reader's thread stops, its file closes
+        if writer is not None:
+            writer.close()
+    counts["fps"] = counts["frames"] / (time.perf_counter() - start)
+    if csv_path:
+        header = ["frame", "time_s", "detected", *(f"{a}{k}" for k in range(68) for a in "xy")]
+        with open(csv_path, "w", newline="") as fh:
+            csv.writer(fh).writerows([header, *rows])
+    return counts
+
+
+def _show(frame: np.ndarray, window):
+    """Show a frame in a live matplotlib window (created on the first frame)."""
+    import matplotlib.pyplot as plt
+
+    if window is None:
+        plt.ion()
+        window = plt.imshow(frame)
+        plt.axis("off")
+    else:
+        window.set_data(frame)
+    plt.pause(0.001)
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    import os
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", nargs="?", type=Path, help="a video file")
+    parser.add_argument("--camera", type=int, help="a camera device number instead of a file")
+    parser.add_argument("--out", type=Path, help="the video with its points, .mp4")
+    parser.add_argument("--csv", type=Path, help="the points of every frame")
+    add_model_options(parser)
+    parser.add_argument("--no-smooth", action="store_true", help="no One Euro smoothing")
+    parser.add_argument(
+        "--min-cutoff", type=float, default=MIN_CUTOFF, help="Hz; lower: less jitter"
+    )
+    parser.add_argument("--beta", type=float, default=BETA, help="higher: less lag")
+    args = parser.parse_args(argv)
+    if (args.source is None) == (args.camera is None):
+        parser.error("give a video file or --camera N")
+    if args.source is not None and not args.source.is_file():
+        print(f"error: {args.source}: no such video file", file=sys.stderr)
+        return 3
+    try:
+        landmarker = landmarker_from(args)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    smooth = None if args.no_smooth else OneEuro(args.min_cutoff, args.beta)
+    source = args.source if args.camera is None else f"/dev/video{args.camera}"
+    video_format = None if args.camera is None else "v4l2"
+    show = args.camera is not None and bool(os.environ.get("DISPLAY"))
+    try:
+        counts = track(
+            read_frames(source, video_format), Tracker(landmarker, smooth), args.out, args.csv, show
+        )
+    except KeyboardInterrupt:  # the camera runs until stopped
+        return 0
+    except Exception as err:  # an unreadable video, a missing camera: one line, not a traceback
+        print(f"error: {source}: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{counts['frames']} frames, a face on {counts['with_face']}, the detector run on "
+        f"{counts['detector_calls']}, {counts['fps']:.0f} frames/s"
+        + (f" -> {relative(args.out)}" if args.out else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
