@@ -53,9 +53,12 @@ NB_DONE := $(OUT)/.done/$(PROFILE)
 $(NB_DONE)/04_heatmaps: $(NB_DONE)/01_nose_tip_detection $(NB_DONE)/02_full_face_keypoints \
 	$(NB_DONE)/03_ibug_resnet18
 
+# The page's screenshot (figures/writeup_page.png) is made with it where Chromium is installed,
+# so the picture always shows the page as built.
+SCREENSHOT := $(if $(shell command -v chromedriver),--screenshot)
 writeup: $(OUT)/writeup/index.html
-$(OUT)/writeup/index.html: $(DONE) helpers/reports/writeup.py
-	$(PY) -m helpers writeup --root $(OUT)
+$(OUT)/writeup/index.html: $(DONE) $(HELPERS)
+	$(PY) -m helpers writeup --root $(OUT) $(SCREENSHOT)
 	@echo "open $(OUT)/writeup/index.html in a browser"
 
 # A skipped test fails the run, as in CI: a skip means data or the browser check went untested.

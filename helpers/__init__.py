@@ -1,7 +1,8 @@
 """Facial keypoint detection: the package the notebooks and commands import.
 
 Layers from the bottom up, imports running downward only: the ground modules here (config,
-geometry, images, crop, files, plots); nets/ and data/; inference/; training/; reports/.
+geometry, images, crop, files, plots); nets/; data/ and inference/ side by side; training/;
+reports/ (docs/layout.md).
 `python -m helpers` lists the commands. `from helpers import Landmarker` is the one public name
 a user of the shipped model needs.
 """

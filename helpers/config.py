@@ -395,22 +395,43 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), since speed differs per CPU."""
+def _cpuinfo(field: str) -> str:
+    """The first value of a /proc/cpuinfo field ('' where there is none, as off Linux)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.split(":", 1)[0].strip() == field:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return ""
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), since speed differs per CPU."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def cpu_features() -> str:
+    """The instruction sets that set a CPU's speed here: AVX2 or AVX-512, native bfloat16, AMX;
+    and the vector kind torch runs with when it is held lower (ATEN_CPU_CAPABILITY), as when an
+    AVX-512 CPU emulates an AVX2-only one. CPUs of one model name differ in these."""
+    flags = set(_cpuinfo("flags").split())
+    found = ["AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"]
+    found += [
+        name for flag, name in (("avx512_bf16", "BF16"), ("amx_tile", "AMX")) if flag in flags
+    ]
+    running = str(torch.backends.cpu.get_cpu_capability())
+    if os.environ.get("ATEN_CPU_CAPABILITY") or os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        found.append(f"run as {running}")
+    return ", ".join(found)
 
 
 def hardware() -> str:
     """A short description of the machine, for results files, notebook headers and timings."""
     if torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name(0)}"
-    return f"CPU {cpu_name()} ({os.cpu_count()} cores), {torch.get_num_threads()} threads"
+    cores = f"{os.cpu_count()} cores, {cpu_features()}"
+    return f"CPU {cpu_name()} ({cores}), {torch.get_num_threads()} threads"
 
 
 def loader_workers() -> int:

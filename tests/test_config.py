@@ -31,11 +31,20 @@ def test_profile_comes_from_the_environment(monkeypatch):
 
 def test_hardware_names_the_cpu(monkeypatch, tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n")
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n"
+        "flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n"
+    )
     monkeypatch.setattr(config, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else p)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     assert config.cpu_name() == "AMD EPYC 9R14 96-Core Processor"
+    assert config.cpu_features() == "AVX-512, BF16"  # an AVX2-only EPYC reads "AVX2"
+    cpuinfo.write_text("model name\t: AMD EPYC 7R13 Processor\nflags\t\t: fpu avx avx2\n")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert config.cpu_features().startswith("AVX2, run as ")
     if not config.torch.cuda.is_available():
-        assert config.hardware().startswith("CPU AMD EPYC 9R14")
+        assert config.hardware().startswith("CPU AMD EPYC 7R13 Processor (")
 
 
 @pytest.mark.parametrize("fail_on_skip, code", [("1", 1), ("0", 0)])

@@ -9,6 +9,7 @@ import zipfile
 
 import pytest
 import torch
+from factories import model_card
 from torch import nn
 
 from helpers.inference import modelfile, predict
@@ -140,36 +141,33 @@ def test_out_that_is_a_file_cannot_start(saved, tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
-def _card(mirrored: float, plain: float) -> dict:
-    return {"val_nme": mirrored, "val_nme_without_mirrored_prediction": plain}
-
-
 def test_ship_keeps_the_shipped_file_on_a_tie_untouched(saved, tmp_path):
     _, model, settings = saved
     path = tmp_path / "shipped.pt"
-    assert modelfile.ship(path, model, settings, _card(0.05, 0.06))
+    assert modelfile.ship(path, model, settings, model_card(0.05, 0.06))
     before = path.read_bytes(), modelfile.card_path(path).read_bytes()
     assert not modelfile.ship(path, models.UNet(68, 3, width=4, depth=2, stride=4), settings,
-                              _card(0.05, 0.01))  # fmt: skip
+                              model_card(0.05, 0.01))  # fmt: skip
     assert (path.read_bytes(), modelfile.card_path(path).read_bytes()) == before
 
 
 @pytest.mark.parametrize(
     "mirrored, new, shipped",
     [
-        (True, _card(0.04, 0.07), True),  # better with the mirror, as the accurate model runs
-        (True, _card(0.06, 0.01), False),
-        (False, _card(0.04, 0.07), False),  # better mirrored, worse as the fast model runs
-        (False, _card(0.06, 0.05), True),
+        (True, model_card(0.04, 0.07), True),  # better with the mirror, as the accurate model runs
+        (True, model_card(0.06, 0.01), False),
+        (False, model_card(0.04, 0.07), False),  # better mirrored, worse as the fast model runs
+        (False, model_card(0.06, 0.05), True),
     ],
 )
 def test_ship_compares_a_model_the_way_it_runs(saved, tmp_path, mirrored, new, shipped):
     _, model, settings = saved
     path = tmp_path / "shipped.pt"
-    assert modelfile.ship(path, model, settings, _card(0.05, 0.06), mirrored)
+    assert modelfile.ship(path, model, settings, model_card(0.05, 0.06), mirrored)
     assert modelfile.ship(path, model, settings, new, mirrored) is shipped
     card = json.loads(modelfile.card_path(path).read_text())
-    assert card["val_nme"] == (new if shipped else _card(0.05, 0.06))["val_nme"]
+    assert card["val_nme"] == (new if shipped else model_card(0.05, 0.06)).val_nme
+    assert card["terms"] == modelfile.WEIGHTS_TERMS
     assert card["shipped_by"] == modelfile.SHIP_METRIC[mirrored]
 
 
@@ -268,18 +266,18 @@ def test_ship_says_how_big_a_model_over_the_limit_is_and_takes_one_exactly_at_it
     over = nn.Module()
     over.w = nn.Parameter(torch.zeros(12_525_000, device="meta"))  # 25.05 MB: 25.1 rounded
     with pytest.raises(ValueError) as err:
-        modelfile.ship(tmp_path / "over.pt", over, settings, _card(0.05, 0.06))
+        modelfile.ship(tmp_path / "over.pt", over, settings, model_card(0.05, 0.06))
     assert str(err.value) == "25.1 MB of weights: over the shipped limit"
     monkeypatch.setattr(modelfile, "MAX_SHIPPED_BYTES", 16 * 2 + 8)  # a small limit, for speed
-    assert modelfile.ship(tmp_path / "at.pt", nn.BatchNorm2d(4), settings, _card(0.05, 0.06))
+    assert modelfile.ship(tmp_path / "at.pt", nn.BatchNorm2d(4), settings, model_card(0.05, 0.06))
 
 
 def test_ship_writes_over_weights_without_a_card_or_with_a_card_lacking_its_score(saved):
     path, model, settings = saved  # weights saved, no card
-    assert modelfile.ship(path, model, settings, _card(0.05, 0.06))
+    assert modelfile.ship(path, model, settings, model_card(0.05, 0.06))
     assert json.loads(modelfile.card_path(path).read_text())["val_nme"] == 0.05
     modelfile.write_model_card(path, {"val_nme": 0.05})  # no score without the mirror
-    assert modelfile.ship(path, model, settings, _card(0.05, 0.06), mirrored=False)
+    assert modelfile.ship(path, model, settings, model_card(0.05, 0.06), mirrored=False)
     assert json.loads(modelfile.card_path(path).read_text())["shipped_by"] == (
         "val_nme_without_mirrored_prediction"
     )

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from factories import model_card
 from skimage import data, io
 
 from helpers import crop
@@ -41,7 +42,7 @@ def test_model_card_hash_is_checked_on_load(tmp_path):
     model = LandmarkResNet(pretrained=False)
     settings = ModelSettings(model.architecture, "regression", 64, 1.5, 0.0)
     path = modelfile.save_landmarker(tmp_path / "m.pt", model, settings)
-    card = json.loads(modelfile.write_model_card(path, {"val_nme": 0.05}).read_text())
+    card = json.loads(modelfile.write_model_card(path, model_card(0.05)).read_text())
     assert card["sha256"] == modelfile.sha256_of(path) and card["weights"] == "m.pt"
     modelfile.load_landmarker(path)  # intact: loads
     with open(path, "r+b") as f:  # flip one byte in the middle of the weights
@@ -154,16 +155,16 @@ def test_a_heatmap_model_round_trips_and_predicts_points_in_the_image(tmp_path):
 
 def test_ship_replaces_a_model_only_by_a_better_one(tmp_path):
     path, model = tmp_path / "best.pt", models.UNet(68, 3, width=4)
-    assert modelfile.ship(path, model, _unet_settings(), {"val_nme": 0.05})
-    assert not modelfile.ship(path, model, _unet_settings(), {"val_nme": 0.06})
+    assert modelfile.ship(path, model, _unet_settings(), model_card(0.05))
+    assert not modelfile.ship(path, model, _unet_settings(), model_card(0.06))
     assert json.loads(modelfile.card_path(path).read_text())["val_nme"] == 0.05
-    assert modelfile.ship(path, model, _unet_settings(), {"val_nme": 0.04})
+    assert modelfile.ship(path, model, _unet_settings(), model_card(0.04))
     modelfile.load_landmarker(path)  # the new card hashes the new weights
 
 
 def test_saving_new_weights_drops_the_card_of_the_old_ones(tmp_path):
     path = tmp_path / "m.pt"
-    modelfile.ship(path, models.UNet(68, 3, width=4), _unet_settings(), {"val_nme": 0.05})
+    modelfile.ship(path, models.UNet(68, 3, width=4), _unet_settings(), model_card(0.05))
     modelfile.save_landmarker(path, models.UNet(68, 3, width=4), _unet_settings())
     assert not modelfile.card_path(path).exists()
     modelfile.load_landmarker(path)  # no stale hash to trip over
@@ -389,7 +390,9 @@ def test_the_shipped_models_fit_the_size_limit_and_ship_refuses_a_larger_one(tmp
     for path in SHIPPED:
         assert path.stat().st_size <= modelfile.MAX_SHIPPED_BYTES
     with pytest.raises(ValueError, match="over the shipped limit"):
-        modelfile.ship(tmp_path / "big.pt", models.HeatmapResNet(pretrained=False), None, {})
+        modelfile.ship(
+            tmp_path / "big.pt", models.HeatmapResNet(pretrained=False), None, model_card(0.05)
+        )
 
 
 def test_fast_mode_skips_the_mirrored_prediction(model_path):

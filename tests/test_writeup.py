@@ -77,3 +77,85 @@ def test_a_nested_value_is_read_by_its_path_and_a_missing_one_is_said():
     assert writeup._value(results, "tracking, smoothed/nme", "pct") == "3.12%"
     assert writeup._value(results, "tracking, raw/nme", "pct") == "not reported"
     assert writeup._value(results, "fps", "fps") == "not measured"
+
+
+def test_the_readme_results_table_is_the_one_the_records_give():
+    # python -m helpers writeup --readme rewrites it; a record that changed must show there
+    from helpers.config import REPO_ROOT
+    from helpers.reports import readme
+
+    text = (REPO_ROOT / "README.md").read_text()
+    assert readme.with_table(text, readme.results_table()) == text
+
+
+def test_the_readme_table_follows_a_changed_record(tmp_path):
+    import json
+    import shutil
+
+    from helpers.config import REPO_ROOT
+    from helpers.reports import readme
+
+    for folder in ("results", "models"):
+        shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
+    card = json.loads((tmp_path / "models" / "landmarks68.json").read_text())
+    card["val_nme"] = 0.01234
+    (tmp_path / "models" / "landmarks68.json").write_text(json.dumps(card))
+    assert "**1.234% NME**" in readme.results_table(tmp_path)
+    with pytest.raises(ValueError, match="results-table:begin"):
+        readme.with_table("no table here", "")
+
+
+# Every number in the README's prose (outside code and the generated table) is either measured,
+# and then read here from its record, or a fixed fact listed with what it is.
+README_MEASURED = {
+    "221": ("ibug", "val_faces", "{}"),
+    "375": ("video_fast", "frames", "{}"),
+    "103.3": ("video_fast", "fps_end_to_end_640x480", "{:.1f}"),
+    "4.4": ("video_fast", "smoothing_cuts_jitter_by", "{:.1f}"),
+}
+README_FIXED = {
+    "68",
+    "300",
+    "58",
+    "240",
+    "40",  # the datasets: 68 and 58 points, 300-W, IMM's 240 photos of 40
+    "3.11",  # the Python version
+    "640",
+    "480",  # IMM's photo size, where its errors are measured
+    "1",
+    "2",
+    "3",
+    "4",
+    "0",
+    "05",  # parts, exit codes, batch 1, 2 cores, notebook numbers
+    "0.12",  # predict.DEFAULT_THRESHOLD, checked below
+    "22",
+    "10",
+    "1319",
+    "1331",
+    "2003",
+    "2013",
+    "47",
+    "2016",
+    "2012",  # the citations
+}
+
+
+def test_every_number_in_the_readme_prose_comes_from_a_record_or_is_a_fixed_fact():
+    import re
+
+    from helpers.config import REPO_ROOT
+    from helpers.inference.predict import DEFAULT_THRESHOLD
+    from helpers.reports import readme
+
+    text = (REPO_ROOT / "README.md").read_text()
+    prose = re.sub(re.escape(readme.BEGIN) + ".*?" + re.escape(readme.END), "", text, flags=re.S)
+    prose = re.sub(r"```.*?```", "", prose, flags=re.S)
+    numbers = set(re.findall(r"(?<![\w/.-])(\d[\d,]*(?:\.\d+)?)", prose))
+    numbers = {n.rstrip(",") for n in numbers}
+    unexplained = numbers - set(README_MEASURED) - README_FIXED
+    assert not unexplained, f"numbers with no record: {sorted(unexplained)}"
+    for number, (name, key, fmt) in README_MEASURED.items():
+        record = json.loads((REPO_ROOT / "results" / f"{name}.json").read_text())
+        assert fmt.format(record[key]) == number, (name, key, record[key])
+    assert f"(default\n{DEFAULT_THRESHOLD})" in prose or f"(default {DEFAULT_THRESHOLD})" in prose

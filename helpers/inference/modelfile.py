@@ -1,5 +1,5 @@
-"""The landmark model file: typed settings, safe save and load, the model card and its hash,
-and the better-only rule for the shipped model.
+"""The landmark model file: typed settings, safe save and load, the typed model card and its
+hash, and the better-only rule for the shipped model.
 
 A model file is a torch zip of {"model": half-precision state dict, "settings": dict of
 ModelSettings, "digest": SHA-256 of both}. The digest travels inside the file, so a damaged
@@ -30,6 +30,45 @@ DEFAULT_MODEL = REPO_ROOT / "models" / "landmarks68.pt"  # shipped: the best 300
 FAST_MODEL = REPO_ROOT / "models" / "landmarks68_fast.pt"  # shipped: the fast one
 MAX_SHIPPED_BYTES = 25_000_000  # a shipped model stays small enough for any git host
 SETTINGS_VERSION = 1
+
+
+# The weights' terms, on every card: the code is MIT-licensed (LICENSE), the data is not.
+WEIGHTS_TERMS = (
+    "Trained on iBUG 300-W, whose annotations are for research use only: these weights are for "
+    "research and non-commercial use, under 300-W's terms (cite Sagonas et al., 300 Faces "
+    "in-the-Wild Challenge). The MIT licence of the code does not cover them."
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCard:
+    """What a model is and how it was made, scored and timed: the card written beside it.
+
+    NMEs are on the 300-W validation faces, with and without the mirrored prediction; times are
+    ms per face at batch 1, float32, without and with the mirror, on `hardware`."""
+
+    model: str
+    trained_by: str  # the notebook or command that trained it
+    data: str
+    input: str
+    settings: dict
+    val_nme: float
+    val_auc8: float
+    val_failure8: float
+    val_nme_without_mirrored_prediction: float
+    ms_per_face_batch1: float
+    ms_per_face_batch1_mirrored: float
+    precision: str
+    hardware: str
+    train_seconds: float
+    pretrained_imagenet: bool = False
+    compared_on_the_same_faces: dict = field(default_factory=dict)
+    ced_figure: str | None = None
+    terms: str = WEIGHTS_TERMS
+
+    def as_dict(self) -> dict:
+        """The card as the JSON beside the model holds it."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -134,9 +173,10 @@ def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
         raise ModelFileError(f"{relative(path)}: weights are not finite in {', '.join(bad[:3])}")
 
 
-def write_model_card(weights: Path, card: dict) -> Path:
+def write_model_card(weights: Path, card: ModelCard | dict) -> Path:
     """Write the model card beside the weights, with their size and SHA-256 for verification."""
     weights = Path(weights)
+    card = card.as_dict() if isinstance(card, ModelCard) else card
     full = {**card, "weights": weights.name, "bytes": weights.stat().st_size}
     full["sha256"] = sha256_of(weights)
     path = card_path(weights)
@@ -150,7 +190,7 @@ SHIP_METRIC = {True: "val_nme", False: "val_nme_without_mirrored_prediction"}
 
 
 def ship(
-    path: Path, model: nn.Module, settings: ModelSettings, card: dict, mirrored: bool = True
+    path: Path, model: nn.Module, settings: ModelSettings, card: ModelCard, mirrored: bool = True
 ) -> bool:
     """Save a model and its card at `path` unless the model there scores as well or better,
     compared the way it runs (SHIP_METRIC: with or without the mirror): the shipped file keeps
@@ -160,9 +200,11 @@ def ship(
     metric = SHIP_METRIC[mirrored]
     if card_path(path).is_file() and Path(path).is_file():
         current = json.loads(card_path(path).read_text()).get(metric, float("inf"))
-        if current <= card[metric]:
+        if current <= getattr(card, metric):
             return False
-    write_model_card(save_landmarker(path, model, settings), {**card, "shipped_by": metric})
+    write_model_card(
+        save_landmarker(path, model, settings), {**card.as_dict(), "shipped_by": metric}
+    )
     return True
 
 

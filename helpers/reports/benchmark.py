@@ -268,7 +268,7 @@ def peak_memory(photo: Path, model: Path = DEFAULT_MODEL) -> tuple[float, float,
     with tempfile.TemporaryDirectory() as out:
         args = [str(photo), "--out", out, "--model", str(model)]
         code = (  # VmHWM: this process's peak since exec (ru_maxrss keeps the parent's)
-            "import time; from helpers import predict; t = time.perf_counter(); "
+            "import time; from helpers.inference import predict; t = time.perf_counter(); "
             f"status = predict.main({args!r}); seconds = time.perf_counter() - t; "
             "peak = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]; "
             "print(peak[0], seconds, status)"

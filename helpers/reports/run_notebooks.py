@@ -16,8 +16,26 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 from ..config import PROFILES, REPO_ROOT, pin_data_root
+
+# The kernel talks to this process over local sockets, not TCP: nothing listens on a port, and
+# the kernel has no "running over TCP without encryption" warning to print.
+KERNEL_CONFIG = Config({"KernelManager": {"transport": "ipc"}})
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def without_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook without progress-bar widgets: a saved widget has no state to show, so a git
+    host or nbviewer shows a stale "0%" bar; the printed results stay."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
+    nb.metadata.pop("widgets", None)
+    return nb
 
 
 def run_notebook(path: Path, profile: str, output: Path | None = None) -> float:
@@ -31,12 +49,16 @@ def run_notebook(path: Path, profile: str, output: Path | None = None) -> float:
         path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     client = NotebookClient(
-        nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=None,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        config=KERNEL_CONFIG,
     )
     try:
         client.execute()
     finally:
-        nbformat.write(nb, path)  # keep what ran, even when a cell fails
+        nbformat.write(without_widgets(nb), path)  # keep what ran, even when a cell fails
     return time.perf_counter() - start
 
 

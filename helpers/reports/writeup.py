@@ -20,9 +20,11 @@ from pathlib import Path
 
 from torch import nn
 
-from ..config import output_dir, relative
+from ..config import REPO_ROOT, output_dir, relative
+from ..files import atomic_write
 from ..nets import models
 from ..nets.models import FacialPointsNet, LandmarkResNet, NoseNet, layer_summary
+from .readme import results_table, with_table
 
 ModelSpec = Callable[[dict], tuple[nn.Module, tuple[int, ...]]]
 
@@ -415,9 +417,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None, help="folder with results/, figures/")
     parser.add_argument("--screenshot", action="store_true", help="also save a PNG of the page")
+    parser.add_argument(
+        "--readme", action="store_true", help="also rewrite README.md's results table from results/"
+    )
     args = parser.parse_args(argv)
     page = build(args.root)
     print(f"wrote {relative(page)}")
+    if args.readme:
+        readme = REPO_ROOT / "README.md"
+        atomic_write(readme, with_table(readme.read_text(), results_table()))
+        print(f"wrote the results table of {relative(readme)}")
     if args.screenshot:
         from .browser import screenshot  # only this option needs Chromium
 

@@ -1,0 +1,111 @@
+"""The one finishing step of a 300-W model, for the release command and notebooks 3 and 4:
+score it on the validation faces (with and without the mirror), calibrate the face detector to
+its training boxes, time it, then card, ship (only if better) and export it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import relative
+from ..data.ibug_prep import IbugData
+from ..images import read_image
+from ..inference.detect import calibrate_on
+from ..inference.export import export
+from ..inference.modelfile import SHIP_METRIC, ModelCard, ModelSettings, ship
+from ..inference.timing import ms_per_face, onnx_or_none
+from .evaluate import IbugScores, crop_points, ibug_scores
+
+
+def model_settings(data: IbugData, architecture: dict, readout: str) -> ModelSettings:
+    """What a model trained on these crops needs saved beside its weights."""
+    return ModelSettings(
+        architecture,
+        readout,
+        data.size,
+        data.crop_factor,
+        data.crop_shift,
+        1 if data.grayscale else 3,
+        tuple(data.perm.tolist()),
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A trained 300-W model as it will be used: its settings (with the detector calibration),
+    its validation points and scores with and without the mirror, and its time per face."""
+
+    settings: ModelSettings
+    points: np.ndarray  # validation points (N, 68, 2), original-image pixels, mirror averaged
+    scores: IbugScores
+    plain: IbugScores  # without the mirrored prediction
+    ms_per_face: tuple[float, float]  # batch 1, float32: (without, with the mirror)
+    matched: int  # validation faces the detector found, to fit the calibration on
+
+    def line(self) -> str:
+        """What it scores and costs, in one printable line."""
+        return (
+            f"{self.scores.line()} (without the mirror: NME {100 * self.plain.mean:.2f}%); "
+            f"{self.ms_per_face[0]:.2f} ms/face, {self.ms_per_face[1]:.2f} with the mirror"
+        )
+
+
+def as_used(model: nn.Module) -> nn.Module:
+    """The model on the CPU in float32, evaluation mode and the layout predict loads it in."""
+    return model.cpu().float().eval().to(memory_format=torch.contiguous_format)
+
+
+def measure(model: nn.Module, data: IbugData, readout: str, repeats: int = 50) -> Measured:
+    """Score, calibrate and time a trained model on the validation faces of `data`."""
+    model = as_used(model)
+    points, plain_points = (
+        crop_points(model, data.val, data.val_squares, readout, perm)[0]
+        for perm in (data.perm, None)
+    )
+    scores, plain = (ibug_scores(p, data.true_px, data.subsets) for p in (points, plain_points))
+    calibration, matched = calibrate_on((read_image(f.image_path), f.box) for f in data.val_faces)
+    settings = model_settings(data, model.architecture, readout).with_calibration(calibration)
+    speed = tuple(ms_per_face(model, settings, 1, m, repeats) for m in (False, True))
+    return Measured(settings, points, scores, plain, speed, matched)
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """What shipping did: whether the file at `target` was replaced, and if so its ONNX export
+    and that export's ms per face (batch 1, no mirror; None where ONNX Runtime is missing)."""
+
+    target: Path
+    written: bool
+    metric: str  # what the shipped file and the new model were compared by
+    onnx: Path | None = None
+    onnx_ms_per_face: float | None = None
+
+    def line(self) -> str:
+        """What happened to the shipped file, in one printable line."""
+        if not self.written:
+            kept = f"kept: the model there scores as well or better ({self.metric})"
+            return f"{relative(self.target)}: {kept}"
+        onnx = "" if self.onnx is None else f", exported {relative(self.onnx)}"
+        return f"{relative(self.target)}: written{onnx}"
+
+
+def onnx_speed(path: Path, model: nn.Module, settings: ModelSettings) -> float | None:
+    """ms/face at batch 1 without the mirror on ONNX Runtime, None where it is unavailable."""
+    net = onnx_or_none(path, model)
+    return None if net is None else ms_per_face(net, settings, 1, False, repeats=200)
+
+
+def ship_and_export(
+    target: Path, model: nn.Module, measured: Measured, card: ModelCard, mirrored: bool = True
+) -> Shipped:
+    """Ship the model to `target` if it beats the one there, compared the way it runs
+    (SHIP_METRIC), then export it to ONNX beside it and time that export."""
+    model, metric = as_used(model), SHIP_METRIC[mirrored]
+    if not ship(target, model, measured.settings, card, mirrored):
+        return Shipped(target, False, metric)
+    onnx = export(target)
+    return Shipped(target, True, metric, onnx, onnx_speed(target, model, measured.settings))
