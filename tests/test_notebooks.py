@@ -109,3 +109,27 @@ def test_a_failed_imagenet_download_prints_no_cache_path(monkeypatch, capsys):
     models._resnet18(pretrained=True)
     out = capsys.readouterr()
     assert "could not be loaded" in out.out and not ABSOLUTE.search(out.out + out.err)
+
+
+def test_the_runner_saves_no_widget_leaves_no_socket_and_warns_of_no_tcp(tmp_path, capfd):
+    # The kernel runs in the notebook's folder and talks over local sockets, whatever the
+    # caller's working directory; its progress bars do not reach the saved notebook.
+    import nbformat
+
+    from helpers.reports.run_notebooks import run_notebook
+
+    source = "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass\nprint('ran')"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "sub" / "n.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    run_notebook(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path, "quick")
+    [cell] = nbformat.read(path, as_version=4).cells
+    assert [o.get("text") for o in cell.outputs] == ["ran\n"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["n.ipynb"]
+    assert "without encryption" not in capfd.readouterr().err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,9 +21,12 @@ from traitlets.config import Config
 
 from ..config import PROFILES, REPO_ROOT, pin_data_root
 
-# The kernel talks to this process over local sockets, not TCP: nothing listens on a port, and
-# the kernel has no "running over TCP without encryption" warning to print.
-KERNEL_CONFIG = Config({"KernelManager": {"transport": "ipc"}})
+
+def kernel_config(folder: Path) -> Config:
+    """The kernel talks to this process over local sockets in `folder` (an absolute path: the
+    kernel runs in the notebook's folder), not TCP: nothing listens on a port, and the kernel
+    has no "running over TCP without encryption" warning to print."""
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(folder.resolve() / "kernel")}})
 
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -48,17 +52,18 @@ def run_notebook(path: Path, profile: str, output: Path | None = None) -> float:
         path = output / "notebooks" / path.name
         path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    client = NotebookClient(
-        nb,
-        timeout=None,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        config=KERNEL_CONFIG,
-    )
-    try:
-        client.execute()
-    finally:
-        nbformat.write(without_widgets(nb), path)  # keep what ran, even when a cell fails
+    with tempfile.TemporaryDirectory() as sockets:
+        client = NotebookClient(
+            nb,
+            timeout=None,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+            config=kernel_config(Path(sockets)),
+        )
+        try:
+            client.execute()
+        finally:
+            nbformat.write(without_widgets(nb), path)  # keep what ran, even when a cell fails
     return time.perf_counter() - start
 
 
