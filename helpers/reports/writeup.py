@@ -340,6 +340,16 @@ def _model_section(part: Part, results: dict) -> str:
     return f"<h3>{html.escape(title)}</h3>" + _table(("layer", "type", "output", "params"), rows)
 
 
+def _flat(settings: dict, prefix: str = "") -> dict:
+    """Nested settings (a dataset's own, a network record) as one level: {"imm.lr": ...}."""
+    flat = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        is_record = isinstance(value, dict) and value and "name" not in value  # not a network
+        flat.update(_flat(value, f"{name}.") if is_record else {name: value})
+    return flat
+
+
 def part_section(root: Path, part: Part, results: dict | None) -> str:
     """One part's HTML: what was done, numbers, figures, model, settings, hardware and time."""
     head = f'<h2 id="part{part.number}">Part {part.number}: {html.escape(part.title)}</h2>'
@@ -364,7 +374,7 @@ def part_section(root: Path, part: Part, results: dict | None) -> str:
         + (f", {html.escape(results['precision'])}" if "precision" in results else "")
         + ".</p>"
     )
-    settings = results.get("settings", {})
+    settings = _flat(results.get("settings", {}))
     settings_table = _table(("setting", "value"), sorted(settings.items()))
     figures = "".join(_figure(root, name, caption) for name, caption in part.figures)
     return (
