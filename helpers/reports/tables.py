@@ -179,6 +179,72 @@ def quantize_table(record: dict) -> str:
     return "\n".join([header, *lines])
 
 
+def video_table(record: dict) -> str:
+    """The tracker on the clip with known true points: error, jitter, frames lost and speed."""
+    header = (
+        "| on the clip | NME | jitter | frames with a face | missed | stale | to find again "
+        "| frames/s in memory |\n" + "| --- " * 8 + "|"
+    )
+    runs = ("tracking, smoothed", "tracking, raw", "detecting every frame")
+    lines = [
+        _row(run, _pct(r["nme"], 2), f"{r['jitter']:.5f}", str(r["frames_with_face"]),
+             str(r["missed_frames"]), str(r["stale_frames"]), str(r["frames_to_find_again"]),
+             f"{r['fps_in_memory']:.1f}")
+        for run in runs
+        if (r := record[run])
+    ]  # fmt: skip
+    where = "mirrored" if record["mirrored"] else "without the mirror"
+    return "\n".join(
+        [
+            f"`{record['model']}` on {record['runtime']}, {where}; {record['frames']} frames.",
+            "",
+            header,
+            *lines,
+            "",
+            f"Smoothing cuts the jitter {record['smoothing_cuts_jitter_by']:.1f}× for "
+            f"{record['smoothing_nme_change_pp']:+.2f} pp of NME. A 640×480 file to a file: "
+            f"{record['fps_end_to_end_640x480']:.1f} frames/s with decoding and encoding "
+            f"beside the tracking, {record['fps_end_to_end_640x480_sequential']:.1f} one after "
+            "the other.",
+        ]
+    )
+
+
+def recipe_study_table(record: dict) -> str:
+    """The release candidates at equal training time: scores, cost and passes."""
+    header = (
+        "| candidate | NME | AUC@8% | failure | parameters | ms per face | passes |\n"
+        + "| --- " * 7
+        + "|"
+    )
+    lines = [
+        _row(name + (" (Pareto front)" if name in record["front"] else ""), _pct(c["val_nme"], 2),
+             f"{c['val_auc8']:.3f}", _pct(c["val_failure8"], 1), f"{c['parameters']:,}",
+             f"{c['ms_per_face_batch1']:.2f}", str(c["passes"]))
+        for name, c in record["candidates"].items()
+    ]  # fmt: skip
+    seconds = next(iter(record["candidates"].values()))["seconds"]
+    return "\n".join(
+        [f"Each candidate trained {seconds:.0f} s from the same seed.", "", header, *lines]
+    )
+
+
+def part3_studies_table(record: dict) -> str:
+    """Notebook 3's studies at equal wall-clock time: input size and batch, learning rate."""
+    header = "| Part 3 study, equal time | validation NME |\n| --- | --- |"
+    studies = {**record["size_study_nme"], **record["lr_study_nme"]}
+    lines = [_row(name, _pct(nme, 2)) for name, nme in studies.items()]
+    return "\n".join([header, *lines])
+
+
+def loss_study_table(record: dict) -> str:
+    """Notebook 4's loss study on IMM (px at 640x480) and on 300-W (NME)."""
+    header = "| loss | IMM, 58 points (px) | 300-W (NME) |\n| --- | --- | --- |"
+    imm, ibug = record["loss_study_imm_px"], record["loss_study_ibug_nme"]
+    lines = [_row(loss, f"{imm[loss]:.2f}", _pct(ibug[loss], 2)) for loss in imm]
+    return "\n".join([header, *lines])
+
+
 # name: (the record it reads, the command that writes it, how it reads)
 MEASURED = {
     "inference": ("benchmark_inference", "benchmark --inference", inference_table),
@@ -187,6 +253,19 @@ MEASURED = {
     "candidates": ("benchmark_candidates", "benchmark --candidates", candidates_table),
     "training": ("benchmark_training", "benchmark", training_table),
     "quantize": ("quantize", "quantize", quantize_table),
+    "video": ("video", "clip", video_table),
+    "video_fast": ("video_fast", "clip --fast", video_table),
+    "recipe_study": ("recipe_study", "recipe-study", recipe_study_table),
+    "part3_studies": (
+        "ibug",
+        "notebooks --profile full notebooks/03_ibug_resnet18.ipynb",
+        part3_studies_table,
+    ),
+    "loss_study": (
+        "heatmaps",
+        "notebooks --profile full notebooks/04_heatmaps.ipynb",
+        loss_study_table,
+    ),
 }
 TABLES = ("results", *MEASURED)
 
