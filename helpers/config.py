@@ -192,17 +192,16 @@ FAST_RELEASE = ReleaseConfig(
     network=FASTNET, epochs=60, distill=0.5, model_file="landmarks68_fast.pt", label="fast"
 )
 RELEASES: dict[str, ReleaseConfig] = {
-    # The release recipe, from notebook 5's study: the shipped UNet's network and loss, trained
-    # 255 epochs (about 90 minutes on two CPU cores) instead of 50, with STRONG_AUGMENT. At equal
-    # short time (210 s, 9 passes) no candidate beat the shipped recipe, and strong augmentation
-    # was worse (4.25% against 3.79%), as a regulariser is in a short run; but the shipped UNet's
-    # own 50 epochs stopped improving on validation from epoch 31 while its training loss kept
-    # falling (0.091 to 0.089 against 0.090 to 0.079), so 5.1 times the epochs need it.
+    # The release recipe, from notebook 5's study (results/recipe_study.json): the shipped UNet's
+    # network and loss, with STRONG_AUGMENT, trained about five times notebook 4's 50 epochs. No
+    # candidate beat the shipped recipe at equal short time, where strong augmentation loses as
+    # a regulariser does; but the UNet's validation error stopped falling well before its 50th
+    # epoch while its training loss kept falling, so a long run needs the regulariser.
     "full": ReleaseConfig(epochs=255, augmentation=STRONG_AUGMENT),
-    # Refine the shipped release model (3.19%) rather than start again.
-    # Its weights to start, a fresh cosine schedule at a third of the learning rate, the same
-    # strong augmentation, and the jaw (the largest error, 5.38% against 1.89% for the eyes)
-    # weighted twice in the loss. Writes results/refine.json; ships only if better.
+    # Refine the shipped release model rather than start again: its weights to start, a fresh
+    # cosine schedule at a third of the learning rate, the same strong augmentation, and the
+    # jaw (the group with the largest error, results/release.json) weighted twice in the loss.
+    # Writes results/refine.json; ships only if better.
     "refine": ReleaseConfig(
         epochs=100,
         lr=3e-4,
@@ -215,17 +214,16 @@ RELEASES: dict[str, ReleaseConfig] = {
     "quick": ReleaseConfig(
         network={**UNET, "width": 4, "depth": 2}, crop_size=64, epochs=2, max_train_faces=32
     ),
-    # The fast model: FastNet distilled from the shipped model, at its crop size.
-    # Width 16, blocks (2, 2, 4): of the sizes `benchmark --candidates` timed on a 2-core EPYC
-    # with AVX-512, the only one under dlib's predictor in the same run (2.3 against 3.1 ms;
-    # width 24 with blocks (2, 3, 6) 3.4 ms). 60 epochs, 38 min: 4.49% validation NME.
+    # The fast model: FastNet distilled from the shipped model, at its crop size. Width 16,
+    # blocks (2, 2, 4): of the sizes `benchmark --candidates` times, the only one under dlib's
+    # predictor in the same rounds (results/benchmark_candidates.json; docs/speed.md).
     "fast": FAST_RELEASE,
     # Its validation loss was still falling at the 60th epoch, so it trains on from its shipped
-    # weights for 100 more, with a fresh cosine schedule: 65 min, 4.03% (103 min in all).
+    # weights for 100 more, with a fresh cosine schedule (results/fast_refine.json).
     "fast-refine": replace(FAST_RELEASE, epochs=100, from_shipped=True, label="fast_refine"),
     # Its training loss stayed above the validation loss and both still fell at the end: it
     # underfits, so 100 more epochs from the refined weights, at half the learning rate (the
-    # weights are nearer a minimum than at the first restart): 52 min, 3.95% (155 min in all).
+    # weights are nearer a minimum than at the first restart; results/fast_refine2.json).
     "fast-refine-2": replace(
         FAST_RELEASE, epochs=100, lr=5e-4, from_shipped=True, label="fast_refine2"
     ),
