@@ -80,10 +80,11 @@ class IbugConfig:
     """Part 3: 68 iBUG landmarks with ResNet18 on square face crops.
 
     The defaults are the full profile: the course's recipe (50 epochs, lr 1e-3, L1, Adam) at
-    128 px instead of 224, about an hour for the whole notebook on two CPU cores. At equal
-    wall-clock time 128 px beat 160 and 224 px (notebook 3's study). Batches of 4: at the course's
-    50 epochs they beat 8 and 16 (NME 4.67%, 5.26%, 5.73%); short equal-time runs rank batch
-    sizes by chance. COURSE_IBUG keeps the course's size.
+    128 px instead of 224, over an hour for the whole notebook on two CPU cores. At equal
+    wall-clock time 128 px is not behind 160 and 224 px and trains the most passes (notebook
+    3's study). Batches of 4: whole runs at the course's 50 epochs rank them ahead of 8 and 16
+    (the network is short of updates); short equal-time runs rank batch sizes the other way.
+    COURSE_IBUG keeps the course's size.
     """
 
     epochs: int = 50
@@ -105,40 +106,61 @@ class IbugConfig:
     precision: str = "auto"  # auto (bfloat16 only where measured faster), bf16 or fp32
 
 
+# Networks are records that helpers.nets.models.build turns into a fresh model: the class name
+# and its arguments, the points and input channels left to the data.
+UNET = {"name": "UNet", "width": 16, "depth": 4, "stride": 4}  # the shipped UNet: maps at 32x32
+FASTNET = {"name": "FastNet", "width": 16, "blocks": (2, 2, 4)}  # the shipped fast model
+
+
+def _network(record: dict):
+    """A config field holding a network record (a fresh copy per config)."""
+    return field(default_factory=lambda: dict(record))
+
+
 @dataclass(frozen=True)
-class HeatmapConfig:
-    """Part 4: one heatmap per keypoint, on all three datasets, with Part 1-3's splits.
+class ImmMaps:
+    """Part 4 on IMM: a small grey UNet with maps at half the input's size (stride 2), for the
+    nose tip at Part 1's size and all 58 points at Part 2's, and the loss study between them."""
 
-    The defaults are the full profile. Adaptive Wing on Gaussian maps (sigma in map pixels)
-    beat foreground-weighted MSE and soft-argmax L1 in equal-time trials (notebook 4 measures
-    it again). IMM uses a small UNet with maps at stride 2; 300-W uses ResNet18 with a
-    decoder to stride 4, plus a small UNet as the fast model to ship.
-    """
-
-    loss: str = "awing"
-    sigma: float = 1.5
-    imm_width: int = 16
-    imm_batch_size: int = 4
-    imm_lr: float = 1e-3
-    imm_stride: int = 2  # IMM maps are half the input's size
-    imm_depth: int = 3  # UNet downsamplings on IMM
+    network: dict = _network({"name": "UNet", "width": 16, "depth": 3, "stride": 2})
+    batch_size: int = 4
+    lr: float = 1e-3
     nose_size: tuple[int, int] = (80, 60)  # (W, H), Part 1's size
     nose_epochs: int = 60
     face_size: tuple[int, int] = (240, 180)  # Part 2's size
     face_epochs: int = 60
     loss_study_size: tuple[int, int] = (160, 120)  # the IMM loss comparison runs here
     loss_study_epochs: int = 25
-    loss_study_seconds: float = 120.0  # each loss on 300-W, at equal wall-clock time
-    ibug_epochs: int = 50
-    ibug_batch_size: int = 8
-    ibug_lr: float = 1e-3
-    ibug_width: int = 128  # decoder channels
-    ibug_stride: int = 4  # 300-W maps: 32x32 for 128 px crops
-    fast_width: int = 16  # the fast model: a UNet, maps at stride 4
-    fast_depth: int = 4
-    fast_epochs: int = 50
+
+
+@dataclass(frozen=True)
+class IbugMaps:
+    """Part 4 on 300-W: ResNet18 with a decoder back to stride 4 (32x32 maps for 128 px crops),
+    and the IMM UNet's design one level deeper, the model that ships."""
+
+    resnet: dict = _network({"name": "HeatmapResNet", "width": 128})  # width: decoder channels
+    unet: dict = _network(UNET)
+    resnet_epochs: int = 50
+    unet_epochs: int = 50
+    batch_size: int = 8
+    lr: float = 1e-3
+    loss_study_seconds: float = 120.0  # each loss, at equal wall-clock time
     max_train_faces: int | None = None
-    pretrained: bool = True
+    pretrained: bool = True  # ImageNet weights for the ResNet18 where they can be loaded
+
+
+@dataclass(frozen=True)
+class HeatmapConfig:
+    """Part 4: one heatmap per keypoint, on all three datasets, with Part 1-3's splits.
+
+    The defaults are the full profile. Adaptive Wing on Gaussian maps (sigma in map pixels)
+    beat foreground-weighted MSE and soft-argmax L1 in equal-time trials (notebook 4 measures
+    it again)."""
+
+    loss: str = "awing"
+    sigma: float = 1.5
+    imm: ImmMaps = field(default_factory=ImmMaps)
+    ibug: IbugMaps = field(default_factory=IbugMaps)
     precision: str = "auto"
 
 
@@ -150,11 +172,7 @@ class ReleaseConfig:
     the one it chose. Same split and validation faces as notebooks 3 and 4. With distill > 0
     the shipped model is the teacher (helpers.training.distil): the fast model."""
 
-    architecture: str = "UNet"  # or "FastNet" (helpers.nets.models)
-    width: int = 16  # UNet: width at full resolution; FastNet: the stem's. Doubling below.
-    depth: int = 4  # UNet only
-    stride: int = 4  # UNet only: maps at stride 4 (32x32 for 128 px crops), as FastNet's
-    blocks: tuple[int, ...] = (2, 3, 6)  # FastNet only: blocks at strides 4, 8 and 16
+    network: dict = _network(UNET)  # built by helpers.nets.models.build
     distill: float = 0.0  # weight of the teacher's maps in the loss (0: no teacher)
     from_shipped: bool = False  # start from the shipped model's weights, not random ones
     model_file: str = "landmarks68.pt"  # under models/, written only if better (modelfile.ship)
@@ -172,26 +190,19 @@ class ReleaseConfig:
 
 
 FAST_RELEASE = ReleaseConfig(
-    "FastNet",
-    16,
-    blocks=(2, 2, 4),
-    epochs=60,
-    distill=0.5,
-    model_file="landmarks68_fast.pt",
-    label="fast",
+    network=FASTNET, epochs=60, distill=0.5, model_file="landmarks68_fast.pt", label="fast"
 )
 RELEASES: dict[str, ReleaseConfig] = {
-    # The release recipe, from notebook 5's study: the shipped UNet's network and loss, trained
-    # 255 epochs (about 90 minutes on two CPU cores) instead of 50, with STRONG_AUGMENT. At equal
-    # short time (210 s, 9 passes) no candidate beat the shipped recipe, and strong augmentation
-    # was worse (4.25% against 3.79%), as a regulariser is in a short run; but the shipped UNet's
-    # own 50 epochs stopped improving on validation from epoch 31 while its training loss kept
-    # falling (0.091 to 0.089 against 0.090 to 0.079), so 5.1 times the epochs need it.
+    # The release recipe, from notebook 5's study (results/recipe_study.json): the shipped UNet's
+    # network and loss, with STRONG_AUGMENT, trained about five times notebook 4's 50 epochs. No
+    # candidate beat the shipped recipe at equal short time, where strong augmentation loses as
+    # a regulariser does; but the UNet's validation error stopped falling well before its 50th
+    # epoch while its training loss kept falling, so a long run needs the regulariser.
     "full": ReleaseConfig(epochs=255, augmentation=STRONG_AUGMENT),
-    # Refine the shipped release model (3.19%) rather than start again.
-    # Its weights to start, a fresh cosine schedule at a third of the learning rate, the same
-    # strong augmentation, and the jaw (the largest error, 5.38% against 1.89% for the eyes)
-    # weighted twice in the loss. Writes results/refine.json; ships only if better.
+    # Refine the shipped release model rather than start again: its weights to start, a fresh
+    # cosine schedule at a third of the learning rate, the same strong augmentation, and the
+    # jaw (the group with the largest error, results/release.json) weighted twice in the loss.
+    # Writes results/refine.json; ships only if better.
     "refine": ReleaseConfig(
         epochs=100,
         lr=3e-4,
@@ -201,30 +212,27 @@ RELEASES: dict[str, ReleaseConfig] = {
         label="refine",
     ),
     # A minute on two CPU cores: the same code path, for tests and a first look.
-    "quick": ReleaseConfig(width=4, depth=2, crop_size=64, epochs=2, max_train_faces=32),
-    # The fast model: FastNet distilled from the shipped model, at its crop size.
-    # Width 16, blocks (2, 2, 4): of the sizes `benchmark --candidates` timed on a 2-core EPYC
-    # with AVX-512, the only one under dlib's predictor in the same run (2.3 against 3.1 ms;
-    # width 24 with blocks (2, 3, 6) 3.4 ms). 60 epochs, 38 min: 4.49% validation NME.
+    "quick": ReleaseConfig(
+        network={**UNET, "width": 4, "depth": 2}, crop_size=64, epochs=2, max_train_faces=32
+    ),
+    # The fast model: FastNet distilled from the shipped model, at its crop size. Width 16,
+    # blocks (2, 2, 4): of the sizes `benchmark --candidates` times, the only one under dlib's
+    # predictor in the same rounds (results/benchmark_candidates.json; docs/speed.md).
     "fast": FAST_RELEASE,
     # Its validation loss was still falling at the 60th epoch, so it trains on from its shipped
-    # weights for 100 more, with a fresh cosine schedule: 65 min, 4.03% (103 min in all).
+    # weights for 100 more, with a fresh cosine schedule (results/fast_refine.json).
     "fast-refine": replace(FAST_RELEASE, epochs=100, from_shipped=True, label="fast_refine"),
     # Its training loss stayed above the validation loss and both still fell at the end: it
     # underfits, so 100 more epochs from the refined weights, at half the learning rate (the
-    # weights are nearer a minimum than at the first restart): 52 min, 3.95% (155 min in all).
+    # weights are nearer a minimum than at the first restart; results/fast_refine2.json).
     "fast-refine-2": replace(
         FAST_RELEASE, epochs=100, lr=5e-4, from_shipped=True, label="fast_refine2"
     ),
-    "fast-quick": ReleaseConfig(
-        "FastNet",
-        8,
-        blocks=(1, 1, 1),
+    "fast-quick": replace(
+        FAST_RELEASE,
+        network={**FASTNET, "width": 8, "blocks": (1, 1, 1)},
         epochs=2,
         max_train_faces=32,
-        distill=0.5,
-        model_file="landmarks68_fast.pt",
-        label="fast",
     ),
 }
 
@@ -239,8 +247,8 @@ RECIPE_STUDIES: dict[str, dict[str, ReleaseConfig]] = {
         "shipped recipe": ReleaseConfig(),
         "strong augmentation": ReleaseConfig(augmentation=STRONG_AUGMENT),
         "outline weight 2": ReleaseConfig(jaw_weight=2.0),
-        "deeper (depth 5)": ReleaseConfig(depth=5),
-        "wider (width 24)": ReleaseConfig(width=24),
+        "deeper (depth 5)": ReleaseConfig(network={**UNET, "depth": 5}),
+        "wider (width 24)": ReleaseConfig(network={**UNET, "width": 24}),
         "160 px": ReleaseConfig(crop_size=160),
     },
     "quick": {
@@ -289,15 +297,14 @@ PROFILES: dict[str, Profile] = {
             pretrained=False,
         ),
         heatmap=HeatmapConfig(
-            nose_epochs=2,
-            face_size=(160, 120),
-            face_epochs=1,
-            loss_study_epochs=1,
-            loss_study_seconds=3.0,
-            ibug_epochs=1,
-            fast_epochs=1,
-            max_train_faces=64,
-            pretrained=False,
+            imm=ImmMaps(nose_epochs=2, face_size=(160, 120), face_epochs=1, loss_study_epochs=1),
+            ibug=IbugMaps(
+                resnet_epochs=1,
+                unet_epochs=1,
+                loss_study_seconds=3.0,
+                max_train_faces=64,
+                pretrained=False,
+            ),
         ),
     ),
 }

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .config import REPO_ROOT, figures_dir, hardware, relative, results_dir
+from .files import atomic_write
 from .geometry import auc, ced, failure_rate, mirror_in_place
 
 if TYPE_CHECKING:  # the figures read a training history; plotting does not import training
@@ -241,7 +242,7 @@ def save_results(name: str, results: dict) -> str:
     """Write results/<name>.json with the hardware added; return the path relative to the
     repository."""
     path = results_dir() / f"{name}.json"
-    path.write_text(json.dumps({**results, "hardware": hardware()}, indent=2) + "\n")
+    atomic_write(path, json.dumps({**results, "hardware": hardware()}, indent=2) + "\n")
     return relative(path)
 
 

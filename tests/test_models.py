@@ -83,3 +83,27 @@ def test_build_makes_the_architecture_a_saved_model_names():
     assert isinstance(model, models.UNet) and model.head.out_channels == 3
     with pytest.raises(ValueError, match="unknown architecture"):
         models.build({"name": "Transformer"})
+
+
+def test_build_adds_what_the_data_sets_and_refuses_what_the_network_does_not_take():
+    model = models.build({"name": "FastNet", "width": 8, "blocks": (1, 1, 1)}, num_points=5)
+    assert model.architecture["num_points"] == 5 and model.architecture["blocks"] == [1, 1, 1]
+    assert not models.build({"name": "HeatmapResNet", "width": 8}).pretrained  # saved weights
+    with pytest.raises(ValueError, match="UNet takes no blocks"):
+        models.build({"name": "UNet", "blocks": (1,)}, num_points=5)
+
+
+def test_every_configured_network_is_a_record_build_turns_into_a_model():
+    from helpers import config
+
+    recipes = [*config.RELEASES.values()]
+    recipes += [cfg for study in config.RECIPE_STUDIES.values() for cfg in study.values()]
+    records = [cfg.network for cfg in recipes]
+    for profile in config.PROFILES.values():
+        maps = profile.heatmap
+        records += [maps.imm.network, maps.ibug.resnet, maps.ibug.unet]
+    for record in records:
+        model = models.build(record, num_points=68, in_channels=3)
+        assert {k: v for k, v in model.architecture.items() if k in record} == {
+            k: list(v) if isinstance(v, tuple) else v for k, v in record.items()
+        }

@@ -104,3 +104,16 @@ def test_a_warm_start_begins_from_the_given_weights_and_a_wrong_network_fails_lo
         assert torch.equal(started.state_dict()[key], value)
     with pytest.raises(RuntimeError):  # another width: load_state_dict refuses the weights
         warm_start(student_builder(config.replace(cfg, width=8)), trained)()
+
+
+def test_the_committed_study_names_its_networks_as_the_recipes_do():
+    # The committed entries spell the network out in flat fields; read as a record they are
+    # the study's own candidates (on the machine that ran them).
+    saved = json.loads((config.REPO_ROOT / "results" / "recipe_study.json").read_text())
+    for name, cfg in config.RECIPE_STUDIES["full"].items():
+        entry = {**saved["candidates"][name], "hardware": config.hardware()}
+        assert recipe_study.same_recipe(entry, cfg, config.STUDY_SECONDS["full"]), name
+    flat = {"architecture": "FastNet", "width": 8, "depth": 4, "stride": 4, "blocks": [1, 1, 1]}
+    assert recipe_study.with_network(flat) == {
+        "network": {"name": "FastNet", "width": 8, "blocks": [1, 1, 1]}
+    }

@@ -8,7 +8,7 @@ import pytest
 from skimage import io
 
 from helpers.config import REPO_ROOT
-from helpers.reports import browser, writeup
+from helpers.reports import browser, tables, writeup
 
 
 @pytest.fixture
@@ -79,30 +79,28 @@ def test_a_nested_value_is_read_by_its_path_and_a_missing_one_is_said():
     assert writeup._value(results, "fps", "fps") == "not measured"
 
 
-def test_the_readme_results_table_is_the_one_the_records_give():
-    # python -m helpers writeup --readme rewrites it; a record that changed must show there
-    from helpers.config import REPO_ROOT
-    from helpers.reports import readme
-
-    text = (REPO_ROOT / "README.md").read_text()
-    assert readme.with_table(text, readme.results_table()) == text
+@pytest.mark.parametrize("page", tables.PAGES)
+def test_every_generated_table_is_the_one_its_record_gives(page):
+    # python -m helpers writeup --docs rewrites them; a record that changed must show there
+    text = (REPO_ROOT / page).read_text()
+    assert tables.sync(text) == text, f"{page}: run python -m helpers writeup --docs"
 
 
-def test_the_readme_table_follows_a_changed_record(tmp_path):
-    import json
+def test_a_table_follows_a_changed_record_and_says_when_its_record_is_missing(tmp_path):
     import shutil
-
-    from helpers.config import REPO_ROOT
-    from helpers.reports import readme
 
     for folder in ("results", "models"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
     card = json.loads((tmp_path / "models" / "landmarks68.json").read_text())
     card["val_nme"] = 0.01234
     (tmp_path / "models" / "landmarks68.json").write_text(json.dumps(card))
-    assert "**1.234% NME**" in readme.results_table(tmp_path)
-    with pytest.raises(ValueError, match="results-table:begin"):
-        readme.with_table("no table here", "")
+    page = "<!-- table:results -->\nold\n<!-- /table:results -->"
+    assert "**1.234% NME**" in tables.sync(page, tmp_path)
+    (tmp_path / "results" / "benchmark_memory.json").unlink(missing_ok=True)
+    page = "<!-- table:memory -->\nold\n<!-- /table:memory -->"
+    assert "run `python -m helpers benchmark --memory`" in tables.sync(page, tmp_path)
+    with pytest.raises(ValueError, match="no table named 'nonsense'"):
+        tables.sync("<!-- table:nonsense -->\n\n<!-- /table:nonsense -->")
 
 
 # Every number in the README's prose (outside code and the generated table) is either measured,
@@ -146,10 +144,9 @@ def test_every_number_in_the_readme_prose_comes_from_a_record_or_is_a_fixed_fact
 
     from helpers.config import REPO_ROOT
     from helpers.inference.predict import DEFAULT_THRESHOLD
-    from helpers.reports import readme
 
     text = (REPO_ROOT / "README.md").read_text()
-    prose = re.sub(re.escape(readme.BEGIN) + ".*?" + re.escape(readme.END), "", text, flags=re.S)
+    prose = tables.BLOCK.sub("", text)
     prose = re.sub(r"```.*?```", "", prose, flags=re.S)
     numbers = set(re.findall(r"(?<![\w/.-])(\d[\d,]*(?:\.\d+)?)", prose))
     numbers = {n.rstrip(",") for n in numbers}

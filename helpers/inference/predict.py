@@ -57,9 +57,9 @@ class Face:
     confidence: np.ndarray | None = None
 
 
-# The detector score a face must exceed. On the 358 faces of the 300-W test file, recall stays
-# at 346 from 0.05 to 0.12 (347 at dlib's own 0) and falls to 343 at 0.15: the top of that
-# plateau (python -m helpers benchmark --inference prints the table).
+# The detector score a face must exceed: the top of the plateau where recall on the 300-W test
+# file stays level as the threshold rises (the detector table of docs/speed.md, written by
+# python -m helpers benchmark --inference).
 DEFAULT_THRESHOLD = 0.12
 
 Picture = np.ndarray | PhotoFile  # a uint8 RGB or grey array, or a photo file decoded lazily

@@ -36,9 +36,8 @@ class OnnxNet(nn.Module):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
-        # No busy-waiting between runs: spinning threads starve torch's own threads, which
-        # crop and decode beside it (a 2-core EPYC: 5.6 ms/face for the fast model with
-        # spinning, 2.0 without; the UNet 23.4 and 11.3).
+        # No busy-waiting between runs: on few cores, spinning threads starve torch's own
+        # threads, which crop and decode beside it, and every face gets slower.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name

@@ -33,24 +33,22 @@ import torch
 from ..config import relative
 from .predict import Face, Landmarker, add_model_options, landmarker_from
 
-# The 300-W training boxes against their 68 points' extent s = sqrt(width * height): box side
-# 1.068 s, box centre (-0.010 s, -0.084 s) from the points' centre (medians over the 1,987
+# The 300-W training boxes against their 68 points' extent s = sqrt(width * height): the box's
+# side, and its centre's offset from the points' centre, in units of s (medians over the
 # training faces; tests/test_video.py measures them again).
 BOX_FROM_POINTS = (1.068, -0.010, -0.084)
-# One Euro: chosen on the clip of helpers.reports.clip (jitter cut 5.9x for +0.07 pp NME there; a
-# lower beta cuts more jitter but lags: 0.05 cut it 7.3x for +0.40 pp)
+# One Euro: chosen on the clip of helpers.reports.clip, where it cuts the jitter several times
+# for a few hundredths of a point of NME (results/video.json); a lower beta cuts more jitter but
+# lags behind a moving face
 MIN_CUTOFF, BETA = 0.3, 0.2
-MIN_CONFIDENCE = (
-    0.5  # mean heatmap confidence under which a track is lost (clip: faces 0.94, none 0.13-0.31)
-)
+MIN_CONFIDENCE = 0.5  # mean heatmap confidence under which a track is lost: between a face's
+# (near 1) and what the model gives where there is none (well under 0.5 on the clip)
 # The detector looks for faces of about 80 px and up in video frames (no upsampling): a
 # 640x480 frame costs about a quarter of the photos' setting.
 VIDEO_UPSAMPLE = 0
-# While no face is tracked the detector looks at every third frame, not every one: it costs
-# 25-40 ms a 640x480 frame on a 2-core AVX2 EPYC, against about 4 ms for a tracked frame with
-# the fast model. On the clip of helpers.reports.clip, whose face is away for a tenth of its frames,
-# the tracker alone ran 125 frames/s searching every frame and 222 with this, with the same
-# points. A face that comes back is found within 2 frames (67 ms at 30 frames/s).
+# While no face is tracked the detector looks at every third frame, not every one: a detection
+# costs several times a tracked frame with the fast model. A face that comes back is found
+# within two frames, and the clip's points are the same either way (tests/test_video.py).
 SEARCH_EVERY = 3
 
 
@@ -180,8 +178,8 @@ def read_frames(source: str | Path, video_format: str | None = None) -> Iterator
             yield frame.to_ndarray(format="rgb24"), t, rate
 
 
-# x264's fastest preset: on a 2-core EPYC 2.0 ms per 640x480 frame against 4.5 for veryfast
-# (itself about 3x faster than the default, medium), for a larger file
+# x264's fastest preset: about half the time per frame of veryfast (itself several times
+# faster than the default, medium), for a larger file
 PRESET = "ultrafast"
 
 

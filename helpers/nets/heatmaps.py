@@ -67,12 +67,9 @@ def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, 
     heatmap, separately in x and y. Near a border the three-sample stencil moves inside the
     map (for a Gaussian the log is a parabola, so any three samples find the same top).
     Confidence is the peak's height above the median of every fourth pixel (the median of all
-    took 1.6 ms of a 2.4 ms fast-model face): 1 for a clean target, about 0 for a flat map.
-    In NumPy, with all six stencil samples in one gather: a face's 68 maps took 0.3 ms, against
-    0.65-0.8 ms for the same steps as torch operations, whose fixed cost per call dominates
-    at batch 1 (a 2-core AVX2 EPYC). numpy.partition's median was 3-5x faster than torch's
-    there, on maps with many equal values too; on an AVX-512 EPYC it was measured
-    ten times slower on such maps (a network's float maps have few exact ties).
+    would cost more than the rest of the read-out): 1 for a clean target, about 0 for a flat
+    map. It runs in NumPy, all six stencil samples in one gather, because at batch 1 the fixed
+    cost of each torch call outweighs the work.
     """
     flat = maps.detach().float().cpu().flatten(-2).numpy()  # a view of float32 CPU maps
     height, width = maps.shape[-2:]
@@ -85,7 +82,7 @@ def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, 
     samples = np.take_along_axis(flat, ys * width + xs, -1)  # the log of these six only
     logs = np.log(np.maximum(samples, np.float32(eps))).reshape(*samples.shape[:-1], 2, 3)
     points = (np.stack([cx, cy], -1) + _vertex(logs)).astype(np.float32)
-    quarter = flat[..., ::4]  # a quarter of the pixels: 8x faster than the median of all
+    quarter = flat[..., ::4]  # a quarter of the pixels: the same floor, for far less work
     middle = (quarter.shape[-1] - 1) // 2  # the lower middle value, as torch.median takes
     median = np.partition(quarter, middle, axis=-1)[..., middle]
     return torch.from_numpy(points).to(maps.device), torch.from_numpy(top - median).to(maps.device)

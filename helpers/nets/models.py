@@ -4,8 +4,10 @@ models (a small UNet, ResNet18 with an upsampling decoder, and FastNet, the fast
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -356,13 +358,19 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
 }
 
 
-def build(architecture: dict) -> nn.Module:
-    """A fresh (untrained) model from {"name": class name, **constructor arguments}, as a
-    model's `architecture` attribute records them: how saved models say what to rebuild."""
-    kwargs = dict(architecture)
+def build(architecture: Mapping, **given) -> nn.Module:
+    """A fresh model from a network record {"name": class name, **constructor arguments}: a
+    config's, or the `architecture` a saved model records. `given` adds arguments the data sets
+    (num_points, in_channels). ImageNet weights only when given pretrained=True: saved weights
+    replace any start."""
+    kwargs = {**architecture, **given}
     name = kwargs.pop("name")
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; known: {sorted(ARCHITECTURES)}")
-    if "pretrained" in ARCHITECTURES[name].__init__.__code__.co_varnames:
-        kwargs["pretrained"] = False  # the saved weights replace any ImageNet start
+    parameters = inspect.signature(ARCHITECTURES[name]).parameters
+    if "pretrained" in parameters:
+        kwargs.setdefault("pretrained", False)
+    unknown = sorted(set(kwargs) - set(parameters))
+    if unknown:
+        raise ValueError(f"{name} takes no {', '.join(unknown)}")
     return ARCHITECTURES[name](**kwargs)

@@ -1,14 +1,17 @@
-"""Training throughput of the ResNet18 landmark model, and of the data loader that feeds it.
+"""Benchmarks: training throughput, inference per face beside dlib, memory on large photos, and
+the fast model's candidate sizes.
 
 Usage: python -m helpers benchmark [--size 128] [--batch 8] [--steps 3]
        python -m helpers benchmark --inference [--model PATH ...]
        python -m helpers benchmark --memory
        python -m helpers benchmark --candidates
-Prints the CPU or GPU, the precision `helpers.training.precision` chooses on it and why, training
-images/s for float32, bfloat16 autocast and bfloat16 + channels-last (each as a ratio to
+Each writes its figures, with the machine, to results/benchmark_<kind>.json (training,
+inference, memory, candidates), where the docs' tables are generated from.
+
+The default prints the CPU or GPU, the precision `helpers.training.precision` chooses on it and why,
+training images/s for float32, bfloat16 autocast and bfloat16 + channels-last (each as a ratio to
 float32, measured in the same run), and the augmented loader's images/s with the worker count
-training uses. The loader should be far faster than the training step: if not, it is the
-bottleneck.
+training uses. The loader should be far faster than the training step: if not, it is the bottleneck.
 
 --memory runs `helpers.inference.predict` on generated photos (a 512 px photo, a
 48-megapixel JPEG and a 100-megapixel PNG, each with a face), each in a fresh process, and
@@ -54,6 +57,7 @@ from ..inference.export import export
 from ..inference.modelfile import DEFAULT_MODEL, FAST_MODEL, load_landmarker, save_landmarker
 from ..inference.timing import ROUNDS, interleaved, ms_per_face, ms_per_face_in_images, onnx_or_none
 from ..nets.models import FastNet, count_parameters
+from ..plots import save_results
 from ..training import precision
 from . import baseline
 
@@ -170,10 +174,12 @@ def batch1_timers(loaded: dict[Path, tuple]) -> dict[str, Callable[[], float]]:
     return timers
 
 
-def inference(model_paths: list[Path]) -> None:
-    """Print ms/face of dlib's predictor and of each model (batch 1, interleaved rounds, as a
-    ratio to dlib's), batch-32 throughput, and the detector's recall and ms/image."""
+def inference(model_paths: list[Path]) -> dict:
+    """Print and return ms/face of dlib's predictor and of each model (batch 1, interleaved
+    rounds, as a ratio to dlib's), batch-32 throughput, and the detector's recall, ms/image and
+    score thresholds."""
     print(f"on {hardware()}, float32")
+    record: dict = {"batch1_ms_per_face": {}, "batch32_ms_per_face": {}}
     loaded = {path: load_landmarker(path) for path in model_paths}  # each file read once
     medians = interleaved(batch1_timers(loaded))
     dlib_ms = medians.get(DLIB_ROW)
@@ -181,6 +187,7 @@ def inference(model_paths: list[Path]) -> None:
     for row, ms in medians.items():
         ratio = f"  {ms / dlib_ms:5.2f}x dlib's predictor" if dlib_ms else ""
         print(f"  {row:44s} {ms:7.2f}{ratio}")
+        record["batch1_ms_per_face"][row] = round(ms, 3)
     for path, (model, settings) in loaded.items():
         for name, net in {"torch": model, "onnxruntime": onnx_or_none(path, model)}.items():
             if net is not None:
@@ -189,6 +196,10 @@ def inference(model_paths: list[Path]) -> None:
                 print(
                     f"  {path.name}, {name}, batch 32: {plain:.2f} ms/face, {mirrored:.2f} mirrored"
                 )
+                record["batch32_ms_per_face"][f"{path.name}, {name}"] = {
+                    "plain": round(plain, 3),
+                    "mirrored": round(mirrored, 3),
+                }
     shipped = loaded.get(DEFAULT_MODEL) or load_landmarker(DEFAULT_MODEL)
     calibration = shipped[1].detector_calibration
     xml = dataset_dir(ibug.IBUG_DIR) / ibug.TEST_XML
@@ -198,9 +209,28 @@ def inference(model_paths: list[Path]) -> None:
     print(f"detector (dlib HOG) on {xml.name}: {ms:.0f} ms/image")
     print(f"  recall {100 * found / total:.1f}% ({found}/{total} faces: {by_subset})")
     print("  score threshold: recall, precision (faces found, false detections)")
-    for threshold, recall, precision_, hits, false in detector_thresholds(xml, calibration):
+    thresholds = detector_thresholds(xml, calibration)
+    for threshold, recall, precision_, hits, false in thresholds:
         rates = f"{100 * recall:5.1f}%, {100 * precision_:5.1f}%"
         print(f"  > {threshold:4.2f}: {rates} ({hits}, {false})")
+    record["detector"] = {
+        "xml": xml.name,
+        "ms_per_image": round(ms, 1),
+        "found": found,
+        "faces": total,
+        "by_subset": {s: list(c) for s, c in counts.items()},
+        "thresholds": [
+            {
+                "threshold": t,
+                "recall": round(r, 4),
+                "precision": round(p, 4),
+                "found": h,
+                "false": f,
+            }
+            for t, r, p, h, f in thresholds
+        ],
+    }
+    return record
 
 
 FAST_CANDIDATES = {  # name: FastNet (width, blocks at strides 4, 8, 16)
@@ -237,6 +267,14 @@ def candidates() -> dict[tuple[str, str], float]:
         params = count_parameters(nets[name])
         print(f"  {name:24s} {kind:12s} {params:>10,d} parameters {ms:7.2f} ms/face")
     return medians
+
+
+def candidates_record(medians: dict[tuple[str, str], float]) -> dict:
+    """The candidates' medians as a results record: ms/face by candidate and runtime."""
+    record: dict = {}
+    for (name, kind), ms in medians.items():
+        record.setdefault(name, {})[kind] = round(ms, 3)
+    return {"batch1_ms_per_face": record}
 
 
 MEMORY_CASES = {  # name: (width, height, format)
@@ -280,10 +318,10 @@ def peak_memory(photo: Path, model: Path = DEFAULT_MODEL) -> tuple[float, float,
     return int(kb) / 1024, float(seconds), int(status)
 
 
-def memory() -> None:
+def memory() -> dict:
     """Print peak memory and time of predict on each generated photo, as a ratio to 512 px."""
     print(f"peak memory of python -m helpers predict, one fresh process per photo, {hardware()}")
-    baseline = None
+    baseline, record = None, {}
     with tempfile.TemporaryDirectory() as folder:
         for name, (width, height, fmt) in MEMORY_CASES.items():
             photo = make_photo(Path(folder) / f"photo.{fmt.lower()}", (width, height), fmt)
@@ -294,11 +332,41 @@ def memory() -> None:
                 f"  {name:26s} {size:6.1f} MB file: peak {mb:6.0f} MB ({mb / baseline:.2f}x the "
                 f"512 px photo), {seconds:5.1f} s, exit {status}"
             )
+            record[name] = {
+                "file_mb": round(size, 1),
+                "peak_mb": round(mb),
+                "seconds": round(seconds, 1),
+                "exit": status,
+            }
             photo.unlink()
+    return {"predict_peak_memory": record}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
+def training(size: int, batch: int, steps: int) -> dict:
+    """Print and return training images/s of each precision mode (and as a ratio to float32,
+    in the same run), and the augmenting loader's images/s."""
+    print(f"ResNet18 training, {size}x{size}, batch {batch}, on {hardware()}")
+    chosen = precision.choose()
+    print(f"training precision chosen: {chosen.name} ({chosen.reason})")
+    record, baseline = {"size": size, "batch": batch, "images_per_second": {}}, None
+    for name, (bf16, channels_last) in MODES.items():
+        speed = images_per_second(bf16, channels_last, size, batch, steps)
+        baseline = baseline or speed
+        print(f"{name:26s} {speed:7.1f} images/s  ({speed / baseline:.2f}x float32)")
+        record["images_per_second"][name] = round(speed, 1)
+    workers = loader_workers()
+    speed = loader_images_per_second(size, batch, 20, workers)
+    print(
+        f"{'loader with augmentation':26s} {speed:7.1f} images/s  ({speed / baseline:.1f}x the "
+        f"float32 training step; {workers} worker processes)"
+    )
+    record["loader_images_per_second"], record["loader_workers"] = round(speed, 1), workers
+    return {**record, **chosen.as_dict()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: runs one benchmark, prints it, and writes its record to
+    results/benchmark_<kind>.json with the machine it ran on."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
@@ -311,29 +379,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, action="append", help="default: the shipped one")
     args = parser.parse_args(argv)
     if args.inference:
-        inference(args.model or [p for p in (DEFAULT_MODEL, FAST_MODEL) if p.is_file()])
-        return
-    if args.memory:
-        memory()
-        return
-    if args.candidates:
-        candidates()
-        return
-    print(f"ResNet18 training, {args.size}x{args.size}, batch {args.batch}, on {hardware()}")
-    chosen = precision.choose()
-    print(f"training precision chosen: {chosen.name} ({chosen.reason})")
-    baseline = None
-    for name, (bf16, channels_last) in MODES.items():
-        speed = images_per_second(bf16, channels_last, args.size, args.batch, args.steps)
-        baseline = baseline or speed
-        print(f"{name:26s} {speed:7.1f} images/s  ({speed / baseline:.2f}x float32)")
-    workers = loader_workers()
-    speed = loader_images_per_second(args.size, args.batch, 20, workers)
-    print(
-        f"{'loader with augmentation':26s} {speed:7.1f} images/s  ({speed / baseline:.1f}x the "
-        f"float32 training step; {workers} worker processes)"
-    )
+        kind = "inference"
+        record = inference(args.model or [p for p in (DEFAULT_MODEL, FAST_MODEL) if p.is_file()])
+    elif args.memory:
+        kind, record = "memory", memory()
+    elif args.candidates:
+        kind, record = "candidates", candidates_record(candidates())
+    else:
+        kind, record = "training", training(args.size, args.batch, args.steps)
+    print(save_results(f"benchmark_{kind}", record))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,8 +6,9 @@ Usage: python -m helpers quantize [--model PATH ...] [--calibration 256]
 For each model (default: the shipped ones) it writes an int8 copy of the export to a temporary
 folder (QDQ format, weights int8 per output channel, activations uint8 with min-max ranges over
 the calibration crops), prints validation NME with and without the mirror for float32 and int8,
-and ms per face at batch 1 without the mirror for both, in interleaved rounds, with the CPU.
-It ships nothing: it measures whether an int8 model is worth shipping on this CPU.
+and ms per face at batch 1 without the mirror for both, in interleaved rounds, with the CPU,
+and writes them to results/quantize.json. It ships nothing: it measures whether an int8 model is
+worth shipping on this CPU.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from ..config import RELEASES, hardware, relative
 from ..inference import runtime, timing
 from ..inference.modelfile import DEFAULT_MODEL, FAST_MODEL, load_landmarker
+from ..plots import save_results
 from ..training import evaluate
 from ..training.recipes import recipe_data
 
@@ -105,11 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = args.model or [p for p in (DEFAULT_MODEL, FAST_MODEL) if p.is_file()]
     try:
-        study(paths, args.calibration)
+        rows = study(paths, args.calibration)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print("nothing written:", ", ".join(relative(p) for p in paths), "are unchanged")
+    record = {
+        row: {k: round(v, 5 if "nme" in k else 2) for k, v in r.items()} for row, r in rows.items()
+    }
+    print(save_results("quantize", {"calibration_crops": args.calibration, "rows": record}))
+    print("no model written:", ", ".join(relative(p) for p in paths), "are unchanged")
     return 0
 
 

@@ -24,7 +24,7 @@ from ..config import REPO_ROOT, output_dir, relative
 from ..files import atomic_write
 from ..nets import models
 from ..nets.models import FacialPointsNet, LandmarkResNet, NoseNet, layer_summary
-from .readme import results_table, with_table
+from . import tables
 
 ModelSpec = Callable[[dict], tuple[nn.Module, tuple[int, ...]]]
 
@@ -340,6 +340,16 @@ def _model_section(part: Part, results: dict) -> str:
     return f"<h3>{html.escape(title)}</h3>" + _table(("layer", "type", "output", "params"), rows)
 
 
+def _flat(settings: dict, prefix: str = "") -> dict:
+    """Nested settings (a dataset's own, a network record) as one level: {"imm.lr": ...}."""
+    flat = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        is_record = isinstance(value, dict) and value and "name" not in value  # not a network
+        flat.update(_flat(value, f"{name}.") if is_record else {name: value})
+    return flat
+
+
 def part_section(root: Path, part: Part, results: dict | None) -> str:
     """One part's HTML: what was done, numbers, figures, model, settings, hardware and time."""
     head = f'<h2 id="part{part.number}">Part {part.number}: {html.escape(part.title)}</h2>'
@@ -364,7 +374,7 @@ def part_section(root: Path, part: Part, results: dict | None) -> str:
         + (f", {html.escape(results['precision'])}" if "precision" in results else "")
         + ".</p>"
     )
-    settings = results.get("settings", {})
+    settings = _flat(results.get("settings", {}))
     settings_table = _table(("setting", "value"), sorted(settings.items()))
     figures = "".join(_figure(root, name, caption) for name, caption in part.figures)
     return (
@@ -418,15 +428,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None, help="folder with results/, figures/")
     parser.add_argument("--screenshot", action="store_true", help="also save a PNG of the page")
     parser.add_argument(
-        "--readme", action="store_true", help="also rewrite README.md's results table from results/"
+        "--docs", action="store_true", help="also rewrite the tables of README.md and docs/"
     )
     args = parser.parse_args(argv)
     page = build(args.root)
     print(f"wrote {relative(page)}")
-    if args.readme:
-        readme = REPO_ROOT / "README.md"
-        atomic_write(readme, with_table(readme.read_text(), results_table()))
-        print(f"wrote the results table of {relative(readme)}")
+    if args.docs:
+        for name in tables.PAGES:
+            page = REPO_ROOT / name
+            text = page.read_text()
+            if tables.sync(text) != text:
+                atomic_write(page, tables.sync(text))
+                print(f"wrote the tables of {name}")
     if args.screenshot:
         from .browser import screenshot  # only this option needs Chromium
 

@@ -38,12 +38,32 @@ RESULTS = "recipe_study"
 COST_LIMIT_MS = 10.0  # the limit on the shipped model's ms/face at batch 1, no mirror, float32
 
 
+NETWORK_FIELDS = {"UNet": ("width", "depth", "stride"), "FastNet": ("width", "blocks")}
+
+
+def with_network(settings: dict) -> dict:
+    """Saved recipe settings with their network as one record, as ReleaseConfig holds it:
+    settings saved with the network spelled out in flat fields (architecture, width, depth,
+    stride, blocks) name the same network."""
+    if not isinstance(settings.get("architecture"), str):
+        return settings
+    flat = {
+        k: settings[k]
+        for k in ("architecture", "width", "depth", "stride", "blocks")
+        if k in settings
+    }
+    rest = {k: v for k, v in settings.items() if k not in flat}
+    name = flat["architecture"]
+    network = {"name": name, **{k: flat[k] for k in NETWORK_FIELDS[name] if k in flat}}
+    return {**rest, "network": network}
+
+
 def same_recipe(entry: dict, cfg: config.ReleaseConfig, seconds: float) -> bool:
     """Whether a saved entry was run with this recipe and budget on this machine: equal time
     means equal work only on one machine (JSON turns tuples to lists). A setting added to
     ReleaseConfig after the entry was saved counts at its default, which changes nothing."""
     defaults = asdict(config.ReleaseConfig())
-    saved = json.dumps({**defaults, **(entry.get("settings") or {})}, sort_keys=True)
+    saved = json.dumps({**defaults, **with_network(entry.get("settings") or {})}, sort_keys=True)
     same = saved == json.dumps(asdict(cfg), sort_keys=True) and entry.get("seconds") == seconds
     return same and entry.get("hardware") == config.hardware()
 

@@ -17,11 +17,7 @@ from .losses import HeatmapLoss
 
 def student_builder(cfg: ReleaseConfig):
     """A builder of the recipe's fresh network."""
-    if cfg.architecture == "UNet":
-        return partial(models.UNet, NUM_POINTS, 3, cfg.width, depth=cfg.depth, stride=cfg.stride)
-    if cfg.architecture == "FastNet":
-        return partial(models.FastNet, NUM_POINTS, 3, cfg.width, tuple(cfg.blocks))
-    raise ValueError(f"unknown release architecture {cfg.architecture!r}")
+    return partial(models.build, cfg.network, num_points=NUM_POINTS, in_channels=3)
 
 
 def warm_start(build, model: nn.Module):

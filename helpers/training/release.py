@@ -66,7 +66,7 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         plots.plot_ced({**curves, f"{cfg.label} ({name})": measured.scores.nme}), f"{cfg.label}_ced"
     )
     print(ced_figure)
-    fig = plots.plot_losses(run.history, f"{cfg.label} {cfg.architecture}", cfg.loss)
+    fig = plots.plot_losses(run.history, f"{cfg.label} {cfg.network['name']}", cfg.loss)
     print(plots.save_figure(fig, f"{cfg.label}_loss"))
     csv = kaggle_file(cfg, model, data, loss.readout)
     card = cards.ibug_card(
@@ -182,7 +182,7 @@ def train(cfg: config.ReleaseConfig, name: str, data, loss, prec, before: Before
         drop_last=True,
         workers=config.loader_workers(),
         checkpoint=checkpoint_path("release", run_settings),  # the same command resumes a kill
-        desc=f"{cfg.label} {cfg.architecture}",
+        desc=f"{cfg.label} {cfg.network['name']}",
     )
 
 
@@ -222,7 +222,7 @@ def describe(cfg: config.ReleaseConfig, model: nn.Module) -> str:
     note += f", distilled from {DEFAULT_MODEL.name}" if cfg.distill else ""
     note += f", trained on from {cfg.model_file}" if cfg.from_shipped else ""
     return (
-        f"{cfg.label} {cfg.architecture} ({model.architecture}): 68 heatmaps at stride 4, "
+        f"{cfg.label} {cfg.network['name']} ({model.architecture}): 68 heatmaps at stride 4, "
         f"val_nme with the mirrored prediction, {note}"
     )
 
