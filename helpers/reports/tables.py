@@ -245,6 +245,26 @@ def loss_study_table(record: dict) -> str:
     return "\n".join([header, *lines])
 
 
+def notebook_times_table(root: Path = REPO_ROOT) -> str:
+    """Each notebook's full-profile run: its time, its training time and the machine it ran on."""
+    header = "| notebook | record | run | training | machine |\n| --- | --- | --- | --- | --- |"
+    lines = []
+    for notebook, name in NOTEBOOK_RECORDS.items():
+        path = root / "results" / f"{name}.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        train = record.get("train_seconds", 0)
+        train = sum(train.values()) if isinstance(train, dict) else train
+        lines.append(_row(notebook, f"`results/{name}.json`",
+                          f"{record['notebook_seconds'] / 60:.1f} min", f"{train / 60:.1f} min",
+                          record["hardware"]))  # fmt: skip
+    return "\n".join([header, *lines])
+
+
+NOTEBOOK_RECORDS = {"01": "nose_tip", "02": "full_face", "03": "ibug", "04": "heatmaps"}
+
+
 # name: (the record it reads, the command that writes it, how it reads)
 MEASURED = {
     "inference": ("benchmark_inference", "benchmark --inference", inference_table),
@@ -267,13 +287,15 @@ MEASURED = {
         loss_study_table,
     ),
 }
-TABLES = ("results", *MEASURED)
+TABLES = ("results", "notebook_times", *MEASURED)
 
 
 def render(name: str, root: Path = REPO_ROOT) -> str:
     """One table from its records under `root`, or how to make a record that is missing."""
     if name == "results":
         return results_table(root)
+    if name == "notebook_times":
+        return notebook_times_table(root)
     if name not in MEASURED:
         raise ValueError(f"no table named {name!r}; known: {sorted(TABLES)}")
     record_name, command, table = MEASURED[name]
