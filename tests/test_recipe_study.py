@@ -103,7 +103,9 @@ def test_a_warm_start_begins_from_the_given_weights_and_a_wrong_network_fails_lo
     for key, value in trained.state_dict().items():
         assert torch.equal(started.state_dict()[key], value)
     with pytest.raises(RuntimeError):  # another width: load_state_dict refuses the weights
-        warm_start(student_builder(config.replace(cfg, width=8)), trained)()
+        warm_start(
+            student_builder(config.replace(cfg, network={**cfg.network, "width": 8})), trained
+        )()
 
 
 def test_the_committed_study_names_its_networks_as_the_recipes_do():

@@ -74,4 +74,4 @@ def test_a_refine_run_trains_on_from_the_shipped_weights_end_to_end(
     assert (tmp_path / "results" / "fast_refine.json").is_file()
     assert len(list(tmp_path.glob("cache/release_*.pt"))) == 2  # its own checkpoint
     with pytest.raises(RuntimeError, match="size mismatch"):  # another network: not these
-        release.release(replace(refine, width=4), "fast-refine")
+        release.release(replace(refine, network={**refine.network, "width": 4}), "fast-refine")

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
-from tqdm.auto import tqdm
 
 from ..crop import prepare_image, target_to_pixels, to_chw_uint8
 from ..geometry import resize_points
+from ..progress import progress
 from .imm import ImmFace, read_image
 
 AugmentFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -68,7 +68,7 @@ def imm_dataset(
 ) -> KeypointDataset:
     """Decode and resize IMM faces once; keep all points or only point_ids."""
     images, points = [], []
-    for face in tqdm(faces, desc=f"decode {len(faces)} images", leave=False):
+    for face in progress(faces, desc=f"decode {len(faces)} images", leave=False):
         image = to_chw_uint8(read_image(face.image_path))
         images.append(TF.resize(image, [size[1], size[0]], antialias=True))
         pts = face.points if point_ids is None else face.points[list(point_ids)]

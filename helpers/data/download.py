@@ -24,10 +24,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ..config import data_root
 from ..files import atomic_write, sha256_of
+from ..progress import progress
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def fetch(url: str, dest: Path) -> Path:
     """Download `url` to `dest` with a progress bar."""
     with urllib.request.urlopen(url) as response, open(dest, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+        with progress(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 out.write(chunk)
                 bar.update(len(chunk))

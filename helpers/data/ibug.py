@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
 from ..config import dataset_dir
 from ..crop import crop_face, crop_square
 from ..geometry import box_to_crop
 from ..images import read_image
+from ..progress import progress
 from .datasets import KeypointDataset
 
 IBUG_DIR = "ibug_300W_large_face_landmark_dataset"
@@ -146,7 +146,7 @@ def ibug_dataset(
     """Decode, crop and resize every face once; returns the dataset and the crop squares."""
     squares = np.stack([crop_square(f.box, factor, shift) for f in faces])
     images, points = [], []
-    for face, square in tqdm(
+    for face, square in progress(
         list(zip(faces, squares, strict=True)), desc="crop faces", leave=False
     ):
         images.append(crop_face(read_image(face.image_path), square, size))

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from ..progress import progress
 from . import runtime
 from .modelfile import ModelSettings
 from .predict import Landmarker
@@ -74,7 +74,7 @@ def interleaved(
     """Each timer's median over `rounds` (default ROUNDS) rounds that run every timer in turn,
     so that a slow spell of the machine hits every row alike."""
     times = defaultdict(list)
-    for _ in tqdm(range(ROUNDS if rounds is None else rounds), desc="rounds", leave=False):
+    for _ in progress(range(ROUNDS if rounds is None else rounds), desc="rounds", leave=False):
         for row, timer in timers.items():
             times[row].append(timer())
     return {row: float(np.median(values)) for row, values in times.items()}

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ..config import relative
+from ..progress import progress
 from .predict import Face, Landmarker, add_model_options, landmarker_from
 
 # The 300-W training boxes against their 68 points' extent s = sqrt(width * height): the box's
@@ -318,8 +319,6 @@ def track(
     points (frame, time, detected, x0, y0, ..., x67, y67; empty without a face). Returns the
     frame count, the frames with a face, the detector calls and frames per second. With
     overlap, frames are decoded and encoded on threads of their own beside the tracking."""
-    from tqdm.auto import tqdm
-
     from .draw import mark_points
 
     writer = window = None
@@ -331,7 +330,7 @@ def track(
     start = time.perf_counter()
     source = ahead(frames) if overlap else iter(frames)
     try:
-        for frame, t, rate in tqdm(source, desc="frames", unit="frame"):
+        for frame, t, rate in progress(source, desc="frames", unit="frame"):
             step = tracker.step(frame, t)
             counts["frames"] += 1
             counts["detector_calls"] += step.detected

@@ -45,7 +45,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from ..config import dataset_dir, device, hardware, loader_workers
 from ..data import ibug
@@ -58,6 +57,7 @@ from ..inference.modelfile import DEFAULT_MODEL, FAST_MODEL, load_landmarker, sa
 from ..inference.timing import ROUNDS, interleaved, ms_per_face, ms_per_face_in_images, onnx_or_none
 from ..nets.models import FastNet, count_parameters
 from ..plots import save_results
+from ..progress import progress
 from ..training import precision
 from . import baseline
 
@@ -104,7 +104,7 @@ def detector_recall(xml: Path, calibration) -> tuple[dict[str, tuple[int, int]],
     for face in ibug.load_xml(xml, need_points=False):
         by_image[face.image_path].append(face.box)
     found, total, seconds = defaultdict(int), defaultdict(int), 0.0
-    for path, boxes in tqdm(by_image.items(), desc="detect", leave=False):
+    for path, boxes in progress(by_image.items(), desc="detect", leave=False):
         image = read_photo(path)
         start = time.perf_counter()
         detections = [calibrate(d, calibration) for d in detect_faces(image)]
@@ -128,7 +128,7 @@ def detector_thresholds(xml: Path, calibration, thresholds=THRESHOLDS) -> list[t
         by_image[face.image_path].append(face.box)
     scored = []  # (score, true?) of every detection above the lowest threshold
     total = 0
-    for path, boxes in tqdm(by_image.items(), desc="detect", leave=False):
+    for path, boxes in progress(by_image.items(), desc="detect", leave=False):
         image = read_photo(path)
         found, scores = detect(image, min(thresholds))
         found = [calibrate(d, calibration) for d in found]

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from ..config import cache_dir, relative
 from ..config import device as default_device
 from ..files import atomic_write
+from ..progress import progress
 
 
 @dataclass
@@ -117,7 +117,7 @@ def fit(
     if checkpoint and Path(checkpoint).exists():
         start, history = _resume(checkpoint, model, optimizer, sched)
     began = time.perf_counter() - history.seconds
-    bar = tqdm(range(start, epochs), desc=desc, initial=start, total=epochs, leave=False)
+    bar = progress(range(start, epochs), desc=desc, initial=start, total=epochs, leave=False)
     for epoch in bar:
         history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev, bf16))
         history.val.append(run_epoch(model, val_loader, loss_fn, None, dev, bf16))
@@ -146,7 +146,7 @@ def fit_for(
     dev = _prepare(model, bf16)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     budget, history = TimeBudget(seconds, lr), History()
-    bar = tqdm(total=round(seconds), desc=desc, unit="s", leave=False)
+    bar = progress(total=round(seconds), desc=desc, unit="s", leave=False)
     while budget.fraction() < 1.0:
         history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev, bf16, budget))
         history.val.append(run_epoch(model, val_loader, loss_fn, None, dev, bf16))
