@@ -376,13 +376,6 @@ def models_dir() -> Path:
     return path
 
 
-def checkpoints_dir() -> Path:
-    """Trained models (git-ignored: weights are too large to commit)."""
-    path = output_dir() / "checkpoints"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def cache_dir() -> Path:
     """Scratch space for preprocessed data and checkpoints (git-ignored)."""
     path = Path(os.environ.get("FKD_CACHE_DIR", REPO_ROOT / "cache")).expanduser().resolve()
