@@ -30,7 +30,7 @@ def export(weights: Path = DEFAULT_MODEL) -> Path:
     path = onnx_path(weights)
     batch = torch.export.Dim("batch", min=1, max=4096)
 
-    def write_checked(tmp: Path) -> float:
+    def write_checked(tmp: Path) -> None:
         torch.onnx.export(
             model, (example,), tmp, input_names=["crops"], output_names=["outputs"],
             dynamic_shapes=({0: batch},), opset_version=OPSET, dynamo=True, verbose=False,
@@ -43,7 +43,7 @@ def export(weights: Path = DEFAULT_MODEL) -> Path:
             raise ModelFileError(f"ONNX export differs from torch by {difference:.2g}: not written")
         checked.append(difference)
 
-    checked: list[float] = []
+    checked: list[float] = []  # the largest difference, for the card
     atomic_write(path, write_checked)
     difference = checked[0]
     card = json.loads(card_path(weights).read_text()) if card_path(weights).is_file() else {}

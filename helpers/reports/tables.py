@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from ..config import REPO_ROOT
+from ..training.records import model_key
 
 HEADER = (
     "| part | points, data | model | validation error | AUC@8% | failure (NME > 8%) "
@@ -48,7 +49,7 @@ def results_table(root: Path = REPO_ROOT) -> str:
 
     def heatmap(name: str) -> str:
         best = hm["ibug_model"] == name  # the one whose AUC and failures the record keeps
-        nme = hm[f"{name.lower().replace(' ', '_')}_val_nme"]
+        nme = hm[f"{model_key(name)}_val_nme"]
         auc = f"{hm['ibug_val_auc8']:.4f}" if best else ""
         failure = _pct(hm["ibug_val_failure8"], 2) if best else ""
         return _row("4", w300, name, f"{_pct(nme)} NME", auc, failure, _ms(speed[name]))

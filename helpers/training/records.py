@@ -190,7 +190,7 @@ def part4(
         "crop_size": data.size,
         **best_scores.as_dict("ibug_val_"),
         **{
-            f"{_key(name)}_val_nme{suffix}": round(s.mean, 5)
+            f"{model_key(name)}_val_nme{suffix}": round(s.mean, 5)
             for name, both in scores.items()
             for suffix, s in zip(("", "_without_mirrored_prediction"), both, strict=True)
         },
@@ -212,6 +212,6 @@ def part4(
     }
 
 
-def _key(model_name: str) -> str:
+def model_key(model_name: str) -> str:
     """'ResNet18 heatmaps' -> 'resnet18_heatmaps', the records' spelling of a model's name."""
     return model_name.lower().replace(" ", "_")
