@@ -25,17 +25,17 @@ def test_landmark_model_starts_at_the_mean_shape():
     assert (out - mean).abs().max() < 0.05  # the head starts near the mean shape
 
 
-def test_fit_for_stops_on_time_and_decays_the_learning_rate():
+def test_fit_for_seconds_stops_on_time_and_decays_the_learning_rate():
     torch.manual_seed(0)
     data = TensorDataset(torch.randn(64, 4), torch.randn(64, 2))
     model = torch.nn.Linear(4, 2)
-    history = train.fit_for(
+    history = train.fit(
         model,
         DataLoader(data, batch_size=4),
         DataLoader(data, batch_size=64),
-        0.5,
+        None,
         1e-2,
-        torch.nn.MSELoss(),
+        seconds=0.5,
     )
     assert 0.5 <= history.seconds < 3 and len(history.val) == len(history.times) >= 1
     assert history.times == sorted(history.times)

@@ -78,3 +78,17 @@ def test_loaders_shuffle_training_only():
     train_loader, val_loader = train.loaders(data, data, 5)
     assert torch.cat([x for x, _ in val_loader]).flatten().tolist() == list(range(10))
     assert torch.cat([x for x, _ in train_loader]).flatten().tolist() != list(range(10))
+
+
+def test_a_timed_fit_resumes_with_the_time_already_spent(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    data = TensorDataset(torch.randn(32, 4), torch.randn(32, 2))
+    loaders = train.loaders(data, data, 8)
+    model = torch.nn.Linear(4, 2)
+    first = train.fit(model, *loaders, None, 1e-2, checkpoint=checkpoint, seconds=0.5)
+    again = train.fit(model, *loaders, None, 1e-2, checkpoint=checkpoint, seconds=0.8)
+    assert again.train[: len(first.train)] == first.train  # picked up where it stopped
+    assert len(again.train) > len(first.train)
+    assert 0.7 < again.seconds < 1.1  # the 0.8 s budget counted the 0.5 s already spent
+    with pytest.raises(ValueError, match="epochs or seconds"):
+        train.fit(model, *loaders, 3, 1e-2, seconds=1.0)

@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..config import set_seed
-from .train import History, fit, fit_for, loaders
+from .train import History, fit, loaders
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,22 @@ def trial(
     """Seed, build a fresh model, train it for `epochs` (resuming from `checkpoint` when it
     exists) or for `seconds` of wall-clock time (cosine decay over that time), and score it
     with `score` when given."""
-    if (epochs is None) == (seconds is None):
-        raise ValueError("give epochs or seconds, not both")
     set_seed(seed)
     model = build()
     train_loader, val_loader = loaders(
         train_set, val_set, batch_size, drop_last=drop_last, workers=workers
     )
-    if seconds is not None:
-        loss_fn = loss_fn or nn.MSELoss()
-        history = fit_for(model, train_loader, val_loader, seconds, lr, loss_fn, bf16, desc)
-    else:
-        history = fit(
-            model, train_loader, val_loader, epochs, lr, loss_fn, checkpoint, scheduler, bf16, desc
-        )
+    history = fit(
+        model,
+        train_loader,
+        val_loader,
+        epochs,
+        lr,
+        loss_fn,
+        checkpoint,
+        scheduler,
+        bf16,
+        desc,
+        seconds=seconds,
+    )
     return Trial(model, history, None if score is None else float(score(model)))

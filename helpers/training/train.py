@@ -91,69 +91,51 @@ def fit(
     model: nn.Module,
     train_loader: DataLoader,
     val_loader: DataLoader,
-    epochs: int,
+    epochs: int | None,
     lr: float,
     loss_fn: nn.Module | None = None,
     checkpoint: Path | None = None,
     scheduler: str | None = None,
     bf16: bool = False,
     desc: str = "train",
+    *,
+    seconds: float | None = None,
 ) -> History:
-    """Train with Adam; save a checkpoint after each epoch and resume from one if present.
+    """Train with Adam for `epochs` passes, or for `seconds` of wall-clock time with the
+    learning rate decayed as a cosine over that time (the last pass may be partial: for
+    studies at equal time); checkpoint after each pass and resume from one if present.
 
     bf16 runs forward and backward under bfloat16 autocast (weights stay float32) with
     channels-last tensors, the layout the fast bfloat16 convolutions want
     (helpers.reports.benchmark).
     """
+    if (epochs is None) == (seconds is None):
+        raise ValueError("give epochs or seconds, not both")
     dev = _prepare(model, bf16)
     loss_fn = loss_fn or nn.MSELoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-        if scheduler == "cosine"
-        else None
-    )
-    history, start = History(), 0
+    sched = None
+    if scheduler == "cosine" and epochs is not None:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    history, done = History(), 0
     if checkpoint and Path(checkpoint).exists():
-        start, history = _resume(checkpoint, model, optimizer, sched)
+        done, history = _resume(checkpoint, model, optimizer, sched)
     began = time.perf_counter() - history.seconds
-    bar = progress(range(start, epochs), desc=desc, initial=start, total=epochs, leave=False)
-    for epoch in bar:
-        history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev, bf16))
+    budget = None if seconds is None else TimeBudget(seconds, lr, start=began)
+    total = epochs if budget is None else round(seconds)
+    bar = progress(total=total, initial=done if budget is None else 0, desc=desc, leave=False)
+    while done < epochs if budget is None else budget.fraction() < 1.0:
+        history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev, bf16, budget))
         history.val.append(run_epoch(model, val_loader, loss_fn, None, dev, bf16))
         if sched:
             sched.step()
+        done += 1
         history.seconds = time.perf_counter() - began
         history.times.append(history.seconds)
+        bar.update((done if budget is None else round(min(history.seconds, seconds))) - bar.n)
         bar.set_postfix(train=f"{history.train[-1]:.4g}", val=f"{history.val[-1]:.4g}")
         if checkpoint:
-            _save(checkpoint, epoch + 1, model, optimizer, sched, history)
-    return history
-
-
-def fit_for(
-    model: nn.Module,
-    train_loader: DataLoader,
-    val_loader: DataLoader,
-    seconds: float,
-    lr: float,
-    loss_fn: nn.Module,
-    bf16: bool = False,
-    desc: str = "train",
-) -> History:
-    """Train with Adam for a wall-clock budget (cosine decay over time), validating after
-    each pass; the last pass may be partial. For studies at equal time, not for results."""
-    dev = _prepare(model, bf16)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    budget, history = TimeBudget(seconds, lr), History()
-    bar = progress(total=round(seconds), desc=desc, unit="s", leave=False)
-    while budget.fraction() < 1.0:
-        history.train.append(run_epoch(model, train_loader, loss_fn, optimizer, dev, bf16, budget))
-        history.val.append(run_epoch(model, val_loader, loss_fn, None, dev, bf16))
-        history.seconds = time.perf_counter() - budget.start
-        history.times.append(history.seconds)
-        bar.update(round(min(history.seconds, seconds)) - bar.n)
-        bar.set_postfix(val=f"{history.val[-1]:.4g}", epochs=len(history.val))
+            _save(checkpoint, done, model, optimizer, sched, history)
     bar.close()
     return history
 
