@@ -4,10 +4,13 @@ Running the tests must never overwrite committed figures or results, so FKD_OUTP
 and FKD_CACHE_DIR point into a temporary folder before any notebook kernel starts.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 _SCRATCH = tempfile.mkdtemp(prefix="fkd-tests-")
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)  # no scratch left behind per run
 os.environ["FKD_PROFILE"] = "quick"
 os.environ["FKD_OUTPUT_DIR"] = os.path.join(_SCRATCH, "out")
 os.environ["FKD_CACHE_DIR"] = os.path.join(_SCRATCH, "cache")
