@@ -9,6 +9,7 @@ import sys
 # command: (module, what it does)
 COMMANDS = {
     "download": ("helpers.data.download", "fetch and verify the IMM and 300-W datasets"),
+    "pack": ("helpers.data.pack", "the release's 300-W crops in one verified file that travels"),
     "predict": (
         "helpers.inference.predict",
         "68 landmarks on photos: JSON, annotated PNGs",
