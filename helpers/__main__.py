@@ -17,6 +17,10 @@ COMMANDS = {
     "video": ("helpers.inference.video", "landmarks on a video file or a camera, tracked"),
     "export": ("helpers.inference.export", "export a model file to ONNX, checked against torch"),
     "release": ("helpers.training.release", "train a shipped model's release recipe (resumable)"),
+    "gpu-results": (
+        "helpers.training.gpu_results",
+        "check, score and ship the models a GPU job (tools/gpu_job.py) brought back",
+    ),
     "recipe-study": ("helpers.training.recipe_study", "release recipes at equal wall-clock time"),
     "notebooks": ("helpers.reports.run_notebooks", "run the notebooks in a profile"),
     "writeup": ("helpers.reports.writeup", "build the course write-up page from results/"),

@@ -258,6 +258,53 @@ RECIPE_STUDIES: dict[str, dict[str, ReleaseConfig]] = {
 }
 STUDY_SECONDS = {"full": 210.0, "quick": 3.0}  # each candidate's training budget
 
+# The GPU job (tools/gpu_job.py): a larger teacher trained from the pack
+# (python -m helpers pack), then the shipped UNet and the fast model distilled from it. Teachers
+# are named options; their maps have the students' stride, so a student can learn from them.
+TEACHERS = {
+    "unet-w32": {"name": "UNet", "width": 32, "depth": 4, "stride": 4},  # 7.7M parameters
+    "unet-w48": {"name": "UNet", "width": 48, "depth": 4, "stride": 4},  # 17.3M parameters
+    "tiny": {"name": "UNet", "width": 4, "depth": 2, "stride": 4},
+}
+
+
+@dataclass(frozen=True)
+class GpuJobConfig:
+    """One GPU job: each step trained for minutes (the whole job must fit one command on the
+    GPU machine) or, in the tiny profile that tests it on a CPU, for epochs. batch_size and
+    lr are per process; under torchrun the batch grows with the processes."""
+
+    teacher: str = "unet-w32"  # a key of TEACHERS
+    students: tuple[tuple[str, dict], ...] = (
+        ("landmarks68.pt", dict(UNET)),
+        ("landmarks68_fast.pt", dict(FASTNET)),
+    )
+    teacher_minutes: float = 3.0
+    student_minutes: float = 1.5  # each
+    epochs: int | None = None  # every step's epochs instead of minutes
+    batch_size: int = 64
+    lr: float = 2e-3
+    distill: float = 0.5
+    loss: str = "awing"
+    sigma: float = 1.5
+    augmentation: AugmentConfig = STRONG_AUGMENT
+    precision: str = "auto"  # bfloat16 on GPUs that have it (training.precision)
+
+
+GPU_JOBS = {
+    "h200": GpuJobConfig(),
+    "tiny": GpuJobConfig(
+        teacher="tiny",
+        students=(
+            ("landmarks68.pt", {**UNET, "width": 4, "depth": 2}),
+            ("landmarks68_fast.pt", {**FASTNET, "width": 4, "blocks": (1, 1, 1)}),
+        ),
+        epochs=2,
+        batch_size=8,
+        precision="fp32",
+    ),
+}
+
 # The course's exact Part 3 settings (224 px, 50 epochs, lr 1e-3, L1): hours on a CPU, minutes
 # on a GPU. Select them with `--profile course` or FKD_PROFILE=course.
 COURSE_IBUG = IbugConfig(crop_size=224)

@@ -17,7 +17,7 @@ QUICK = RELEASES["quick"]  # 64 px crops, the first 32 training faces
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
+def packed(data_root, tmp_path_factory):
     """The quick recipe's data from the XML, and the pack written from the same faces."""
     data = recipe_data(QUICK)
     path = tmp_path_factory.mktemp("pack") / "quick.npz"
@@ -97,7 +97,7 @@ def test_other_decoded_pixels_are_refused(packed, tmp_path):
         pack.read(other, sha256=pack.sha256_of(other))
 
 
-def test_the_full_release_pack_fits_what_travels(tmp_path, capsys):
+def test_the_full_release_pack_fits_what_travels(data_root, tmp_path, capsys):
     out = tmp_path / "full.npz"
     assert pack.main(["--out", str(out)]) == 0
     assert out.stat().st_size <= 20e6  # the GPU machine takes 64 MiB, 40 of them the repository

@@ -8,9 +8,9 @@ size as uint8 crops with their points, the validation faces' squares, true point
 subsets, the mirror permutation and the crop's settings. Training crops are JPEG (quality 90,
 no chroma subsampling): about 40 dB against the crop as cut and 13 MB for 1,987 faces, where
 lossless PNG or WebP need 40 to 55 MB. Validation crops are lossless WebP, so a model scores
-the same on them as on the crops cut from the images. The release trains on the training crops as the
-pack stores them (`as_stored`) whether it reads the pack or the XML, so both give the same
-model from the same seed.
+the same on them as on the crops cut from the images. The release trains on the training
+crops as the pack stores them (`as_stored`) whether it reads the pack or the XML, so both give
+the same model from the same seed.
 
 The file's SHA-256 goes beside it (FILE.sha256, in sha256sum's format), and a digest of the
 decoded training pixels goes inside: reading checks both, so a changed file or a JPEG decoder

@@ -46,7 +46,7 @@ from . import cards, distil, evaluate, finish, precision
 from .evaluate import IbugScores
 from .recipes import recipe_data, recipe_loss, student_builder, warm_start
 from .studies import trial
-from .train import checkpoint_path
+from .train import History, checkpoint_path
 
 
 def release(cfg: config.ReleaseConfig, name: str) -> dict:
@@ -57,7 +57,27 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
     data, loss = recipe_data(cfg), recipe_loss(cfg)
     before = Before.load()
     run = train(cfg, name, data, loss, prec, before)
-    model = finish.as_used(run.model.student if cfg.distill else run.model)
+    model = run.model.student if cfg.distill else run.model
+    trained = Trained(model, run.history, prec, config.hardware(), "helpers/training/release.py")
+    return conclude(cfg, name, data, trained, before, start)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A trained model and how it was trained: its losses, precision, machine and code."""
+
+    model: nn.Module
+    history: History
+    precision: precision.Precision
+    hardware: str
+    trained_by: str
+
+
+def conclude(cfg, name: str, data, trained: Trained, before: Before, start: float) -> dict:
+    """Score, compare, time and ship a trained release model, and write its figures, Kaggle
+    file and results/<label>.json; returns what that file holds."""
+    loss, prec = recipe_loss(cfg), trained.precision
+    model = finish.as_used(trained.model)
     measured = finish.measure(model, data, loss.readout)
     print(f"{cfg.label}: {measured.line()}")
     others = compare(data, before, measured)
@@ -66,19 +86,19 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         plots.plot_ced({**curves, f"{cfg.label} ({name})": measured.scores.nme}), f"{cfg.label}_ced"
     )
     print(ced_figure)
-    fig = plots.plot_losses(run.history, f"{cfg.label} {cfg.network['name']}", cfg.loss)
+    fig = plots.plot_losses(trained.history, f"{cfg.label} {cfg.network['name']}", cfg.loss)
     print(plots.save_figure(fig, f"{cfg.label}_loss"))
     csv = kaggle_file(cfg, model, data, loss.readout)
     card = cards.ibug_card(
         description=describe(cfg, model),
-        trained_by="helpers/training/release.py",
+        trained_by=trained.trained_by,
         data=data,
         recipe={"profile": name, **asdict(cfg)},
         scores=measured.scores,
         plain=measured.plain,
         ms_per_face=measured.ms_per_face,
         precision=prec.name,
-        train_seconds=run.history.seconds,
+        train_seconds=trained.history.seconds,
         compared_with=others,
         ced_figure=ced_figure,
     )
@@ -106,9 +126,9 @@ def release(cfg: config.ReleaseConfig, name: str) -> dict:
         "shipped": shipped.written,
         "model_file": config.relative(target),
         "kaggle_file": config.relative(csv),
-        "train_seconds": round(run.history.seconds, 1),
+        "train_seconds": round(trained.history.seconds, 1),
         "seconds": round(time.perf_counter() - start, 1),
-        "hardware": config.hardware(),
+        "trained_on": trained.hardware,  # save_results adds the machine that scored and timed
         **prec.as_dict(),
         "settings": asdict(cfg),
         "profile": name,
@@ -242,7 +262,8 @@ def summary(results: dict) -> str:
     return "\n".join(
         [
             f"release recipe: {results['settings']}",
-            f"trained {results['train_seconds'] / 60:.0f} min on {results['hardware']} "
+            f"trained {results['train_seconds'] / 60:.0f} min on "
+            f"{results.get('trained_on', results['hardware'])} "
             f"({results['precision']})",
             f"validation NME {pct(results['val_nme'])} (without the mirror "
             f"{pct(results['val_nme_without_mirrored_prediction'])}), AUC@8% "
