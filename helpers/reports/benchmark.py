@@ -12,6 +12,9 @@ The default prints the CPU or GPU, the precision `helpers.training.precision` ch
 training images/s for float32, bfloat16 autocast and bfloat16 + channels-last (each as a ratio to
 float32, measured in the same run), and the augmented loader's images/s with the worker count
 training uses. The loader should be far faster than the training step: if not, it is the bottleneck.
+Then the release UNet's training images/s with the release's strong augmentation done per sample
+in the loader (helpers.training.train) and in whole batches on the device
+(helpers.training.resident), in the same run.
 
 --memory runs `helpers.inference.predict` on generated photos (a 512 px photo, a
 48-megapixel JPEG and a 100-megapixel PNG, each with a face), each in a fresh process, and
@@ -46,19 +49,22 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..config import dataset_dir, device, hardware, loader_workers
+from ..config import STRONG_AUGMENT, UNET, dataset_dir, device, hardware, loader_workers
 from ..data import ibug
 from ..data.augment import Augment
+from ..data.batch_augment import BatchAugment
 from ..data.datasets import KeypointDataset
 from ..images import read_photo
 from ..inference.detect import calibrate, detect, detect_faces, finds
 from ..inference.export import export
 from ..inference.modelfile import DEFAULT_MODEL, FAST_MODEL, load_landmarker, save_landmarker
 from ..inference.timing import ROUNDS, interleaved, ms_per_face, ms_per_face_in_images, onnx_or_none
+from ..nets import models
 from ..nets.models import FastNet, count_parameters
 from ..plots import save_results
 from ..progress import progress
-from ..training import precision
+from ..training import precision, resident, train
+from ..training.losses import HeatmapLoss
 from . import baseline
 
 MODES = {  # name: (bfloat16 autocast, channels-last)
@@ -342,6 +348,40 @@ def memory() -> dict:
     return {"predict_peak_memory": record}
 
 
+def augmentation_paths(size: int, batch: int, count: int = 160) -> dict[str, float]:
+    """Training images/s of the release UNet on `count` random crops with the strong
+    augmentation per sample in the loader and batched on the device: each path's second
+    epoch (the first pays for warm-up), float32, in the same run."""
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (count, 3, size, size), dtype=torch.uint8)
+    points = torch.rand(count, 68, 2) * (size - 1)
+    perm, loss = np.arange(68), HeatmapLoss("awing")
+    fresh = partial(models.build, UNET, num_points=68, in_channels=3)
+    data = KeypointDataset(images, points, False, Augment.of(perm, STRONG_AUGMENT))
+    val = data.subset(range(batch)).with_augment(None)
+    loaders = train.loaders(data, val, batch, drop_last=True, workers=loader_workers())
+    history = train.fit(fresh(), *loaders, 2, 1e-3, loss, desc="per sample")
+    crops = resident.Crops(images, points)
+    run = resident.fit(
+        fresh(),
+        crops,
+        resident.Crops(images[:batch], points[:batch]),
+        augment=BatchAugment.of(perm, STRONG_AUGMENT),
+        loss_fn=loss,
+        lr=1e-3,
+        batch_size=batch,
+        epochs=2,
+        where=resident.Place(0, 1, device()),
+        log=lambda _: None,
+    )
+    per_epoch = (history.times[1] - history.times[0], run.history.times[1] - run.history.times[0])
+    trained = count // batch * batch
+    return {
+        "per sample in the loader": round(trained / per_epoch[0], 1),
+        "batched on the device": round(trained / per_epoch[1], 1),
+    }
+
+
 def training(size: int, batch: int, steps: int) -> dict:
     """Print and return training images/s of each precision mode (and as a ratio to float32,
     in the same run), and the augmenting loader's images/s."""
@@ -361,6 +401,12 @@ def training(size: int, batch: int, steps: int) -> dict:
         f"float32 training step; {workers} worker processes)"
     )
     record["loader_images_per_second"], record["loader_workers"] = round(speed, 1), workers
+    paths = augmentation_paths(size, batch)
+    before = paths["per sample in the loader"]
+    print(f"release UNet training, strong augmentation ({workers} worker processes, float32):")
+    for name, speed in paths.items():
+        print(f"  {name:24s} {speed:7.1f} images/s  ({speed / before:.2f}x per sample)")
+    record["augmentation_images_per_second"] = paths
     return {**record, **chosen.as_dict()}
 
 

@@ -163,7 +163,16 @@ def training_table(record: dict) -> str:
     lines.append(_row(f"loader with augmentation ({record['loader_workers']} workers)",
                       f"{loader:.1f}", f"{loader / first:.1f}×"))  # fmt: skip
     chosen = f"Training chooses {record['precision']}: {record['precision_reason']}."
-    return "\n".join([header, *lines, "", chosen])
+    paths = record.get("augmentation_images_per_second")
+    if not paths:
+        return "\n".join([header, *lines, "", chosen])
+    before = next(iter(paths.values()))
+    augmented = [
+        "| release UNet, float32, strong augmentation | images/s | × per sample |",
+        "| --- | --- | --- |",
+        *(_row(path, f"{v:.1f}", f"{v / before:.2f}×") for path, v in paths.items()),
+    ]
+    return "\n".join([header, *lines, "", chosen, "", *augmented])
 
 
 def quantize_table(record: dict) -> str:
