@@ -160,6 +160,10 @@ FIXED = {
         "1000",  # photos.DETECT_MAX_SIDE
     },
     "training": {
+        "0",  # rank 0
+        "0.1",  # px: how closely the batch augmentation's points follow its pixels (tested)
+        "40",
+        "64",  # MiB: the GPU machine's carried files, and the repository's share of them
         "1",
         "2",
         "3",

@@ -110,6 +110,7 @@ README_MEASURED = {
     "375": ("video_fast", "frames", "{}"),
     "103.3": ("video_fast", "fps_end_to_end_640x480", "{:.1f}"),
     "4.4": ("video_fast", "smoothing_cuts_jitter_by", "{:.1f}"),
+    "18.5": ("pack", "megabytes", "{:.1f}"),
 }
 README_FIXED = {
     "68",

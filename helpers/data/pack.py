@@ -1,7 +1,7 @@
 """The 300-W crops a release trains on, in one file that travels: to a GPU machine, which has
 no copy of the dataset, or to another computer.
 
-Usage: python -m helpers pack [--size 128] [--max-train-faces N] [--out FILE]
+Usage: python -m helpers pack [--size 128] [--max-train-faces N] [--out FILE] [--record]
 
 A pack holds the training and validation faces of notebooks 3 and 4's split, cut at one crop
 size as uint8 crops with their points, the validation faces' squares, true points and
@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import io
 import json
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from PIL import Image
 
 from ..config import IbugConfig, cache_dir, dataset_dir, relative
 from ..files import atomic_write, sha256_of
+from ..plots import save_results
 from .augment import Augment
 from .datasets import KeypointDataset
 from .ibug import IBUG_DIR, IbugFace
@@ -212,6 +214,39 @@ def read(path: Path, sha256: str | None = None) -> Pack:
     )
 
 
+def megabytes(blobs: list[bytes]) -> float:
+    return sum(len(b) for b in blobs) / 1e6
+
+
+def record(data: IbugData, path: Path) -> dict:
+    """What a pack costs and loses: its size by part, the training crops' distance from the
+    crops as cut, and what lossless formats would take for all its crops."""
+    cut = data.train.images
+    error = stored(cut).float() - cut.float()
+    every = torch.cat([cut, data.val.images])
+    with np.load(path, allow_pickle=False) as arrays:
+        parts = {key: arrays[key].nbytes / 1e6 for key in arrays.files}
+    crops = {"train_blobs": "training crops", "val_blobs": "validation crops"}
+    return {
+        "faces": {"train": len(data.train), "val": len(data.val)},
+        "size": data.size,
+        "megabytes": round(Path(path).stat().st_size / 1e6, 2),
+        "megabytes_by_part": {
+            **{name: round(parts[key], 2) for key, name in crops.items()},
+            "points, squares, split, file names": round(
+                sum(v for k, v in parts.items() if k not in crops), 2
+            ),
+        },
+        "train_psnr_db": round(float(10 * torch.log10(255**2 / error.pow(2).mean())), 1),
+        "train_mean_abs_difference": round(float(error.abs().mean()), 2),
+        "train_max_abs_difference": int(error.abs().max()),
+        "lossless_megabytes_all_crops": {
+            "PNG": round(megabytes(encode(every, {"format": "PNG", "optimize": True})), 1),
+            "WebP": round(megabytes(encode(every, LOSSLESS)), 1),
+        },
+    }
+
+
 def default_path(size: int, max_train_faces: int | None = None) -> Path:
     """Where the pack of a crop size goes by default: the cache, named by its settings."""
     limit = "" if max_train_faces is None else f"_{max_train_faces}faces"
@@ -224,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128, help="crop size in pixels")
     parser.add_argument("--max-train-faces", type=int, help="the first N training faces only")
     parser.add_argument("--out", type=Path, help="the pack file (default: under the cache)")
+    parser.add_argument(
+        "--record", action="store_true", help="also measure it into results/pack.json"
+    )
     args = parser.parse_args(argv)
     out = args.out or default_path(args.size, args.max_train_faces)
     data = prepare(IbugConfig(crop_size=args.size), args.max_train_faces)
@@ -231,4 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     mb = out.stat().st_size / 1e6
     print(f"{relative(out)}: {len(data.train)} training and {len(data.val)} validation faces")
     print(f"{mb:.1f} MB, SHA-256 {digest} (in {relative(checksum_path(out))})")
+    if args.record:
+        print(save_results("pack", record(data, out)))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

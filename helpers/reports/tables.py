@@ -255,6 +255,26 @@ def loss_study_table(record: dict) -> str:
     return "\n".join([header, *lines])
 
 
+def pack_table(record: dict) -> str:
+    """What the pack holds by part, and what its lossy training crops lose."""
+    faces = record["faces"]
+    header = (
+        f"| the pack: {faces['train']:,} training and {faces['val']} validation faces, "
+        f"{record['size']} px | MB |\n| --- | ---: |"
+    )
+    lines = [_row(part, f"{mb:.2f}") for part, mb in record["megabytes_by_part"].items()]
+    lines.append(_row("**the file**", f"**{record['megabytes']:.2f}**"))
+    lossless = record["lossless_megabytes_all_crops"]
+    note = (
+        f"The JPEG training crops are {record['train_psnr_db']} dB from the crops as cut: "
+        f"{record['train_mean_abs_difference']} grey levels of 255 apart on average, "
+        f"{record['train_max_abs_difference']} at most. Lossless, the crops alone would take "
+        + " or ".join(f"{mb} MB as {fmt}" for fmt, mb in lossless.items())
+        + "."
+    )
+    return "\n".join([header, *lines, "", note])
+
+
 def notebook_times_table(root: Path = REPO_ROOT) -> str:
     """Each notebook's full-profile run: its time, its training time and the machine it ran on."""
     header = "| notebook | record | run | training | machine |\n| --- | --- | --- | --- | --- |"
@@ -282,6 +302,7 @@ MEASURED = {
     "memory": ("benchmark_memory", "benchmark --memory", memory_table),
     "candidates": ("benchmark_candidates", "benchmark --candidates", candidates_table),
     "training": ("benchmark_training", "benchmark", training_table),
+    "pack": ("pack", "pack --record", pack_table),
     "quantize": ("quantize", "quantize", quantize_table),
     "video": ("video", "clip", video_table),
     "video_fast": ("video_fast", "clip --fast", video_table),
