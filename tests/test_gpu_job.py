@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from helpers.config import REPO_ROOT
 from helpers.data import pack
+from helpers.data.batch_augment import BatchAugment
 from helpers.inference import modelfile
 from helpers.training import gpu_results, resident
 
@@ -145,3 +147,31 @@ def test_fit_needs_epochs_or_minutes():
             lr=1e-3,
             batch_size=2,
         )
+
+
+def test_a_run_given_minutes_fits_its_epochs_to_its_pace_after_two():
+    torch.manual_seed(0)
+    crops = resident.Crops(
+        torch.randint(0, 256, (32, 3, 8, 8), dtype=torch.uint8), torch.rand(32, 2, 2) * 7
+    )
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(192, 4), torch.nn.Unflatten(1, (2, 2))
+    )
+    lines = []
+    run = resident.fit(
+        model,
+        crops,
+        crops,
+        augment=BatchAugment(np.array([1, 0])),
+        loss_fn=torch.nn.MSELoss(),
+        lr=1e-3,
+        batch_size=4,
+        minutes=0.02,
+        log=lines.append,
+    )
+    assert run.epochs == run.done > 2 and len(run.history.val) == run.done
+    assert 0.6 < run.history.seconds < 5  # 1.2 s planned from the second epoch's pace
+    assert lines[0].startswith("epoch 1/?") and lines[-1].startswith(f"epoch {run.done}/{run.done}")
+    assert resident.cosine(1.0, 0, None) == 1.0 and resident.cosine(1.0, 5, 10) == pytest.approx(
+        0.5
+    )

@@ -29,10 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from helpers.data.batch_augment import BatchAugment  # noqa: E402
-
 from helpers import config  # noqa: E402
 from helpers.data import pack  # noqa: E402
+from helpers.data.batch_augment import BatchAugment  # noqa: E402
 from helpers.data.ibug import NUM_POINTS  # noqa: E402
 from helpers.files import atomic_write, sha256_of  # noqa: E402
 from helpers.nets import models  # noqa: E402
@@ -148,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config.GPU_JOBS[args.profile]
     cfg = replace(cfg, teacher=args.teacher or cfg.teacher)
     where = resident.place()
+    torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
     args.out.mkdir(parents=True, exist_ok=True)
     log = Log(args.out / "job.log", where.main)
     start = time.perf_counter()
