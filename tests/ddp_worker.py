@@ -12,7 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers.config import set_seed  # noqa: E402
+from helpers.config import AugmentConfig, set_seed  # noqa: E402
 from helpers.data.batch_augment import BatchAugment  # noqa: E402
 from helpers.training import resident  # noqa: E402
 
@@ -30,7 +30,7 @@ def main() -> None:
         torch.nn.Linear(4 * 14 * 14, 4),
         torch.nn.Unflatten(1, (2, 2)),
     )
-    augment = BatchAugment(np.array([1, 0]), degrees=10.0, translate=0.1, scale=(0.9, 1.1))
+    augment = BatchAugment(np.array([1, 0]), AugmentConfig(degrees=10.0, translate=0.1))
     resident.fit(
         model,
         resident.Crops(images[:40], points[:40]),

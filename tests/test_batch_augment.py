@@ -10,13 +10,18 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from helpers import geometry
-from helpers.config import STRONG_AUGMENT
+from helpers.config import STRONG_AUGMENT, AugmentConfig
 from helpers.crop import prepare_image
 from helpers.data import augment
 from helpers.data import batch_augment as ba
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 STILL = dict(flip_p=0.0, degrees=0.0, translate=0.0, scale=(1.0, 1.0), jitter=0.0)
+
+
+def make(perm, flip_p: float = 0.5, **ranges) -> ba.BatchAugment:
+    """A batch augmentation with these ranges (AugmentConfig's fields) and flip probability."""
+    return ba.BatchAugment(np.asarray(perm), AugmentConfig(**ranges), flip_p)
 
 
 def seeded(seed: int, device: str = "cpu") -> torch.Generator:
@@ -49,7 +54,7 @@ def centroid(image: torch.Tensor, near: torch.Tensor, radius: int = 9) -> torch.
 def test_points_follow_pixels_through_flips_rotation_scale_and_shift(device):
     points = torch.tensor([[48.3, 50.6], [80.7, 49.2], [63.1, 78.4]]).repeat(32, 1, 1)
     images = blob_batch(points, 128).to(device)
-    aug = ba.BatchAugment(np.array([1, 0, 2]), 0.5, 30.0, 0.1, (0.8, 1.2), jitter=0.0)
+    aug = make([1, 0, 2], 0.5, degrees=30.0, translate=0.1, scale=(0.8, 1.2), jitter=0.0)
     out, moved = aug(images, points.to(device), seeded(0, device))
     assert out.dtype == moved.dtype == torch.float32 and out.device == images.device
     out, moved = out[:, 0].cpu(), moved.cpu()
@@ -63,7 +68,7 @@ def test_a_flip_mirrors_the_image_exactly_and_the_points_as_augment_hflip():
     images = torch.randint(0, 256, (4, 3, 20, 30), dtype=torch.uint8)
     points = torch.rand(4, 5, 2) * 20
     perm = np.array([1, 2, 0, 4, 3])  # not its own inverse: the direction of the swap shows
-    out, moved = ba.BatchAugment(perm, **{**STILL, "flip_p": 1.0})(images, points)
+    out, moved = make(perm, **{**STILL, "flip_p": 1.0})(images, points)
     assert torch.equal(out, torch.flip(images, [-1]).float() / 255)
     for image, shape, flipped in zip(images, points, moved, strict=True):
         assert torch.equal(flipped, augment.hflip(image, shape, perm)[1])
@@ -76,7 +81,7 @@ def test_a_flipped_symmetric_face_keeps_its_shape_with_left_and_right_swapped():
     perm = geometry.mirror_permutation(shape.numpy())
     assert list(perm) == [1, 0, 2, 4, 3]
     images = torch.zeros(1, 3, 64, 65, dtype=torch.uint8)
-    _, moved = ba.BatchAugment(perm, **{**STILL, "flip_p": 1.0})(images, shape[None])
+    _, moved = make(perm, **{**STILL, "flip_p": 1.0})(images, shape[None])
     mirrored = geometry.mirror_points(shape.numpy(), 65)
     assert np.array_equal(moved[0, 0].numpy(), mirrored[1])  # the left eye, where the right was
     assert torch.equal(moved[0], shape)  # so the face is where it was, each point on its own
@@ -85,7 +90,7 @@ def test_a_flipped_symmetric_face_keeps_its_shape_with_left_and_right_swapped():
 def test_with_every_range_zero_the_batch_comes_back_as_it_went_in():
     images = torch.randint(0, 256, (6, 3, 16, 24), dtype=torch.uint8)
     points = torch.rand(6, 4, 2) * 16
-    out, moved = ba.BatchAugment(np.arange(4), **STILL)(images, points, seeded(0))
+    out, moved = make(np.arange(4), **STILL)(images, points, seeded(0))
     torch.testing.assert_close(out, images / 255, atol=1e-6, rtol=0)
     assert torch.equal(moved, points)
 
@@ -117,20 +122,18 @@ def test_shares_of_flips_patches_and_blurs_are_the_configured_ones():
     count, size = 2000, 8
     points = torch.tensor([[1.0, 2.0], [5.0, 3.0]]).expand(count, 2, 2)
     grey = torch.full((count, 3, size, size), 128, dtype=torch.uint8)
-    _, moved = ba.BatchAugment(np.array([1, 0]), **{**STILL, "flip_p": 0.3})(
-        grey, points, seeded(0)
-    )
+    _, moved = make(np.array([1, 0]), **{**STILL, "flip_p": 0.3})(grey, points, seeded(0))
     flipped = (moved[:, 0] == torch.tensor([size - 1 - 5.0, 3.0])).all(1)
     assert ((moved == points).all((1, 2)) | flipped).all()
     assert abs(flipped.float().mean() - 0.3) < 0.04
 
-    out, _ = ba.BatchAugment(np.arange(2), **STILL, occlude=0.4)(grey, points, seeded(1))
+    out, _ = make(np.arange(2), **STILL, occlude=0.4)(grey, points, seeded(1))
     patched = (out != grey / 255).any(3).any(2).any(1)
     assert abs(patched.float().mean() - 0.4) < 0.04
 
     dot = torch.zeros(count, 3, size, size, dtype=torch.uint8)
     dot[..., 4, 4] = 255
-    out, _ = ba.BatchAugment(np.arange(2), **STILL, blur=0.3)(dot, points, seeded(2))
+    out, _ = make(np.arange(2), **STILL, blur=0.3)(dot, points, seeded(2))
     change = (out - dot / 255).abs().amax((1, 2, 3))
     blurred = change > 1e-3
     assert (blurred | (change < 1e-6)).all()
@@ -141,7 +144,7 @@ def test_rotations_scales_and_shifts_stay_within_their_ranges_and_fill_them():
     count, width, height = 2000, 12, 8
     centre = torch.tensor([(width - 1) / 2, (height - 1) / 2])
     points = torch.stack([centre, centre + torch.tensor([3.0, 0.0])]).expand(count, 2, 2)
-    aug = ba.BatchAugment(np.arange(2), 0.0, 20.0, 0.1, (0.9, 1.1), jitter=0.0)
+    aug = make(np.arange(2), 0.0, degrees=20.0, translate=0.1, scale=(0.9, 1.1), jitter=0.0)
     _, moved = aug(torch.zeros(count, 1, height, width, dtype=torch.uint8), points, seeded(0))
     arm = moved[:, 1] - moved[:, 0]
     angle = torch.rad2deg(torch.atan2(arm[:, 1], arm[:, 0]))
@@ -178,7 +181,7 @@ def test_the_same_seed_gives_the_same_batch_and_another_seed_another():
     images = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
     points = torch.rand(16, 3, 2) * 8
     aug = ba.BatchAugment.of(np.array([1, 0, 2]), STRONG_AUGMENT)
-    assert (aug.degrees, aug.occlude, aug.blur) == (30.0, 0.5, 0.3)
+    assert aug.ranges == STRONG_AUGMENT and aug.flip_p == 0.5
     first, again, other = (aug(images, points, seeded(seed)) for seed in (0, 0, 1))
     assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
     assert not torch.equal(first[0], other[0]) and not torch.equal(first[1], other[1])
@@ -187,7 +190,7 @@ def test_the_same_seed_gives_the_same_batch_and_another_seed_another():
 def test_colour_jitter_stays_in_range_and_keeps_grey_grey():
     images = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
     images[32:] = images[32:, :1]  # the second half grey
-    aug = ba.BatchAugment(np.arange(1), **{**STILL, "jitter": 0.9})
+    aug = make(np.arange(1), **{**STILL, "jitter": 0.9})
     out, _ = aug(images, torch.zeros(64, 1, 2), seeded(0))
     assert out.min() >= 0 and out.max() <= 1 and (out == 0).any() and (out == 1).any()
     assert torch.equal(out[32:, 0], out[32:, 1]) and torch.equal(out[32:, 0], out[32:, 2])
@@ -223,7 +226,7 @@ def test_blur_is_torchvisions_gaussian_blur_with_each_samples_sigma():
 @pytest.mark.parametrize("grayscale", [False, True])
 def test_prepare_image_turns_the_batch_into_the_datasets_model_input(grayscale):
     images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
-    out, _ = ba.BatchAugment(np.arange(1), **STILL)(images, torch.zeros(4, 1, 2))
+    out, _ = make(np.arange(1), **STILL)(images, torch.zeros(4, 1, 2))
     per_sample = torch.stack([prepare_image(image, grayscale) for image in images])
     # the dataset's grayscale is rounded to uint8 before it is scaled
     tolerance = 1 / 255 if grayscale else 1e-6

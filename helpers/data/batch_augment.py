@@ -222,23 +222,18 @@ class BatchAugment:
     """
 
     perm: torch.Tensor | np.ndarray
+    ranges: AugmentConfig = AugmentConfig()
     flip_p: float = 0.5
-    degrees: float = 15.0
-    translate: float = 0.08
-    scale: tuple[float, float] = (0.9, 1.1)
-    jitter: float = 0.3
-    occlude: float = 0.0
-    blur: float = 0.0
 
     @classmethod
     def of(cls, perm: torch.Tensor | np.ndarray, ranges: AugmentConfig) -> BatchAugment:
-        """The augmentation with a profile's ranges (helpers.config.AugmentConfig)."""
-        r = ranges
-        return cls(perm, 0.5, r.degrees, r.translate, r.scale, r.jitter, r.occlude, r.blur)
+        """The augmentation with a profile's ranges, as Augment.of makes the per-sample one."""
+        return cls(perm, ranges)
 
     def moves(self) -> bool:
         """Whether the ranges allow any rotation, shift or scaling (else the affine is skipped)."""
-        return bool(self.degrees or self.translate or tuple(self.scale) != (1.0, 1.0))
+        r = self.ranges
+        return bool(r.degrees or r.translate or tuple(r.scale) != (1.0, 1.0))
 
     def __call__(
         self,
@@ -248,7 +243,7 @@ class BatchAugment:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One random augmentation of each sample of a batch, all draws from generator."""
         batch, channels, height, width = images.shape
-        device, size = images.device, (width, height)
+        device, size, r = images.device, (width, height), self.ranges
         points = points.to(device, torch.float32)
 
         flip = torch.rand(batch, generator=generator, device=device) < self.flip_p
@@ -257,31 +252,31 @@ class BatchAugment:
         images = to_unit(images)
 
         if self.moves():
-            angle = uniform(batch, -self.degrees, self.degrees, generator, device)
-            scale = uniform(batch, *self.scale, generator, device)
-            reach = torch.tensor(size, dtype=torch.float32, device=device) * self.translate
+            angle = uniform(batch, -r.degrees, r.degrees, generator, device)
+            scale = uniform(batch, *r.scale, generator, device)
+            reach = torch.tensor(size, dtype=torch.float32, device=device) * r.translate
             shift = uniform((batch, 2), -1, 1, generator, device) * reach
             matrices = similarity(angle, scale, shift, size)
             images, points = warp(images, matrices), move_points(points, matrices)
 
-        if self.jitter:
-            j = self.jitter
+        if r.jitter:
+            j = r.jitter
             factors = uniform((batch, 3), max(0.0, 1 - j), 1 + j, generator, device)
             if channels == 1:  # torchvision leaves grayscale saturation alone
                 factors[:, SATURATION] = 1
             order = torch.rand((batch, 3), generator=generator, device=device).argsort(1)
             images = jitter_colour(images, factors, order)
 
-        if self.blur:
-            blurred = torch.rand(batch, generator=generator, device=device) < self.blur
+        if r.blur:
+            blurred = torch.rand(batch, generator=generator, device=device) < r.blur
             sigma = uniform(batch, *BLUR_SIGMA, generator, device)
             still = identity_kernel(batch, BLUR_SIZE, device)
             images = gaussian_blur(
                 images, torch.where(blurred[:, None], gaussian_kernels(sigma), still)
             )
 
-        if self.occlude:
-            hidden = torch.rand(batch, generator=generator, device=device) < self.occlude
+        if r.occlude:
+            hidden = torch.rand(batch, generator=generator, device=device) < r.occlude
             boxes = patch_boxes(batch, size, generator, device) * hidden[:, None]
             noise = torch.rand(images.shape, generator=generator, device=device)
             images = erase(images, boxes, noise)
