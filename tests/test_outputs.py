@@ -1,6 +1,6 @@
 """The predict command never loses or mixes results, and the API takes every photo shape.
 
-Each test builds its bad input in a temporary folder (issue 17's findings 2, 5 and 6)."""
+Each test builds its bad input in a temporary folder."""
 
 import json
 import warnings
@@ -73,15 +73,16 @@ def test_a_write_that_fails_half_way_leaves_nothing_of_that_photo(
 
     monkeypatch.setattr(predict, "annotate", disk_full)  # the JSON is written, then the PNG fails
     assert _run(model_path, out, photo) == predict.EXIT_FAILED
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]  # no half of its outputs
+    assert sorted(p.name for p in out.iterdir()) == [".records", "manifest.json"]  # no faces
     record = json.loads((out / "manifest.json").read_text())["photos"][0]
     assert record["status"] == "failed" and "No space left" in record["error"]
 
 
-def test_a_folder_given_as_a_photo_says_so(model_path, tmp_path, capsys):
+def test_a_folder_with_no_photos_says_so(model_path, tmp_path, capsys):
     (tmp_path / "album").mkdir()
+    (tmp_path / "album" / "notes.txt").write_text("not a photo")
     assert _run(model_path, tmp_path / "out", tmp_path / "album") == predict.EXIT_FAILED
-    assert "is a folder" in capsys.readouterr().err
+    assert "album: a folder with no photos" in capsys.readouterr().err
 
 
 def test_exit_codes_tell_no_face_from_failure(model_path, tmp_path):

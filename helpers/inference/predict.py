@@ -8,10 +8,14 @@ In Python:
     faces[0].box, faces[0].points, faces[0].score, faces[0].confidence
     points, confidence = lm.in_boxes(image, boxes)   # your own boxes (left, top, width, height)
 
-Usage: python -m helpers predict PHOTO... --out DIR [--model PATH] [--fast] [--no-mirror]
+Usage: python -m helpers predict PHOTO|FOLDER... [--list FILE|-] --out DIR [--shard K/N]
+                                 [--model PATH] [--fast] [--no-mirror]
                                  [--runtime auto|torch|onnx] [--allow-unverified]
-For each face it writes <photo>_face<i>.png (annotated) and <photo>_face<i>.json (68 points,
-(x, y) original-image pixels, and each point's confidence).
+For each face it writes <name>_face<i>.png (annotated) and <name>_face<i>.json (68 points,
+(x, y) original-image pixels, and each point's confidence): <name> is a photo's stem, or its
+path inside a folder given (helpers.inference.folders). Run again, it skips every photo done
+before with the same model; --shard K/N takes a stable K-th of N shares, so N processes or
+machines cover the photos once between them.
 
 Exit status: 0 every photo done, 1 some photos had no face, 2 some photos failed (unreadable),
 3 could not start (a missing or damaged model, an unusable --out).
@@ -36,6 +40,8 @@ from ..config import relative
 from ..crop import crop_face, crop_square, crops_to_image, prepare_image
 from ..files import atomic_write, sha256_of
 from ..nets.readout import predict_batch
+from ..progress import progress
+from . import folders
 from .detect import UPSAMPLE, calibrate, detect
 from .draw import annotate
 from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker
@@ -255,25 +261,12 @@ def predict_photo(landmarker: Landmarker, photo: Path, out: Path, stem: str) -> 
     return written
 
 
-def output_stems(photos: Sequence[Path]) -> list[str]:
-    """One output name per photo: its stem, or stem-2, stem-3... when a name is taken (a/x.jpg
-    and b/x.jpg), in the order given, so that no photo's results overwrite another's."""
-    taken: set[str] = set()
-    stems = []
-    for photo in photos:
-        stem, count = photo.stem, 1
-        while stem in taken:
-            count += 1
-            stem = f"{photo.stem}-{count}"
-        taken.add(stem)
-        stems.append(stem)
-    return stems
-
-
-def _stale(out: Path, stem: str) -> list[Path]:
+def _stale(out: Path, name: str) -> list[Path]:
     """Files an earlier run wrote for this output name."""
+    folder, stem = (out / name).parent, Path(name).name
     pattern = re.compile(rf"{re.escape(stem)}_face\d+\.(png|json)")
-    return sorted(p for p in out.glob(f"{glob.escape(stem)}_face*") if pattern.fullmatch(p.name))
+    found = folder.glob(f"{glob.escape(stem)}_face*") if folder.is_dir() else []
+    return sorted(p for p in found if pattern.fullmatch(p.name))
 
 
 EXIT_DONE, EXIT_NO_FACE, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2, 3
@@ -306,11 +299,13 @@ def landmarker_from(args: argparse.Namespace, allow_unverified=False, threshold=
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point: every photo is tried; failures are reported, not fatal. A
-    manifest.json in --out lists every photo, its status, its files and the model's hash."""
+    """Command-line entry point: every photo is tried; failures are reported, not fatal. Each
+    photo's record goes under --out as it finishes, and manifest.json lists them all."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photos", nargs="+", type=Path)
+    parser.add_argument("photos", nargs="*", type=Path, help="photos, and folders of them")
+    parser.add_argument("--list", type=Path, help="a file of photo paths, one a line ('-': stdin)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
+    parser.add_argument("--shard", help="K/N: only this process's share of the photos")
     add_model_options(parser)
     parser.add_argument(
         "--threshold",
@@ -322,6 +317,16 @@ def main(argv: list[str] | None = None) -> int:
         "--allow-unverified", action="store_true", help="load a model file that has no digest"
     )
     args = parser.parse_args(argv)
+    if not args.photos and args.list is None:
+        parser.error("give photos, folders or --list")
+    try:
+        photos = folders.gather(args.photos, args.list)
+        if args.shard:
+            k, n = folders.parse_shard(args.shard)
+            photos = [photo for photo in photos if folders.in_shard(photo, k, n)]
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         landmarker = landmarker_from(args, args.allow_unverified, args.threshold)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -329,34 +334,58 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:  # ModelFileError is a ValueError
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CANNOT_START
-    records, no_face, failed = [], 0, 0
-    for photo, stem in zip(args.photos, output_stems(args.photos), strict=True):
-        record = {"photo": str(photo), "name": stem, "status": "done", "faces": 0, "files": []}
-        for old in _stale(args.out, stem):  # an earlier run's faces for this name go first
-            old.unlink()
-            record["replaced"] = record.get("replaced", 0) + 1
-        try:
-            written = predict_photo(landmarker, photo, args.out, stem)
-            record["faces"], record["files"] = len(written) // 2, [p.name for p in written]
-            if not written:
-                record["status"] = "no face"
-                print(f"{relative(photo)}: no face found", file=sys.stderr)
-                no_face += 1
-            else:
-                where = f"{relative(args.out)}/{stem}_face*"
-                print(f"{relative(photo)}: {record['faces']} face(s) -> {where}")
-        except Exception as err:  # one bad photo must not stop the others
-            record["status"], record["error"] = "failed", str(err)
-            print(
-                f"skipped {err}" if str(photo) in str(err) else f"skipped {photo}: {err}",
-                file=sys.stderr,
-            )
-            failed += 1
-        records.append(record)
-    manifest = {"model": str(args.model), "model_sha256": model_hash, "runtime": landmarker.runtime}
-    manifest["photos"] = records
-    atomic_write(args.out / "manifest.json", json.dumps(manifest, indent=1))
+    model = {
+        "sha256": model_hash,
+        "mirrored": landmarker.settings.flip_perm is not None,
+        "threshold": args.threshold,
+    }
+    counts = dict.fromkeys(("done", "no face", "failed", "skipped"), 0)
+    for photo in progress(photos, desc="photos", unit="photo"):
+        status = predict_one(landmarker, photo, args.out, model)
+        counts[status] += 1
+    header = {"model": str(args.model), "model_sha256": model_hash, "runtime": landmarker.runtime}
+    folders.write_manifest(args.out, header, [photo.name for photo in photos])
+    print(
+        f"{len(photos)} photos: {counts['done']} done, {counts['no face']} with no face, "
+        f"{counts['failed']} failed, {counts['skipped']} skipped (done before: same photo, "
+        f"same model) -> {relative(args.out)}"
+    )
+    failed, no_face = counts["failed"], counts["no face"]
     return EXIT_FAILED if failed else EXIT_NO_FACE if no_face else EXIT_DONE
+
+
+def predict_one(landmarker: Landmarker, photo: folders.Photo, out: Path, model: dict) -> str:
+    """One photo, unless a record says it was done with this model: its results, its
+    record, and what became of it (done, no face, failed or skipped)."""
+    path, name = photo.path, photo.name
+    record = {"photo": str(path), "name": name, "status": "done", "faces": 0, "files": []}
+    try:
+        record["photo_sha256"] = sha256_of(path)
+    except OSError as err:
+        record["status"], record["error"] = "failed", f"{path}: {err.strerror or err}"
+        print(f"skipped {record['error']}", file=sys.stderr)
+        folders.write_record(out, {**record, "model": model})
+        return "failed"
+    if folders.finished(folders.read_record(out, name), out, record["photo_sha256"], model):
+        return "skipped"
+    for old in _stale(out, name):  # an earlier run's faces for this name go first
+        old.unlink()
+        record["replaced"] = record.get("replaced", 0) + 1
+    try:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        written = predict_photo(landmarker, path, out, name)
+        record["faces"] = len(written) // 2
+        record["files"] = [p.relative_to(out).as_posix() for p in written]
+        if not written:
+            record["status"] = "no face"
+            print(f"{relative(path)}: no face found", file=sys.stderr)
+    except Exception as err:  # one bad photo must not stop the others
+        record["status"], record["error"] = "failed", str(err)
+        print(
+            f"skipped {err}" if str(path) in str(err) else f"skipped {path}: {err}", file=sys.stderr
+        )
+    folders.write_record(out, {**record, "model": model})
+    return record["status"]
 
 
 if __name__ == "__main__":
