@@ -27,6 +27,10 @@ COMMANDS = {
     "benchmark": ("helpers.reports.benchmark", "training and inference speed, memory on photos"),
     "clip": ("helpers.reports.clip", "tracking on a video clip with known true points"),
     "quantize": ("helpers.reports.quantize", "what int8 buys the shipped models"),
+    "confidence": (
+        "helpers.reports.confidence",
+        "what a point's confidence says: its error, and points hidden under a patch",
+    ),
     "demo": ("helpers.reports.demo", "the README's demo figures"),
 }
 

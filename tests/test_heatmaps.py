@@ -36,6 +36,12 @@ def test_a_flat_map_has_low_confidence():
     assert confidence.max() < 0.02
 
 
+def test_a_map_that_overshoots_its_target_has_confidence_one_at_most():
+    target = heatmaps.render(torch.tensor([[10.0, 8.0]]), MAP, sigma=1.5)
+    _, confidence = heatmaps.decode_peaks(torch.cat([target, 1.4 * target]))
+    assert confidence.tolist() == [1.0, 1.0]
+
+
 def test_heatmap_coordinates_round_trip_with_the_half_pixel_bookkeeping():
     points = np.array([[0.0, 0.0], [127.0, 95.0], [63.3, 40.7]], np.float32)
     in_map = heatmaps.to_heatmap_coords(points, (128, 96), 4)

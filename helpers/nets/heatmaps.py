@@ -67,8 +67,8 @@ def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, 
     heatmap, separately in x and y. Near a border the three-sample stencil moves inside the
     map (for a Gaussian the log is a parabola, so any three samples find the same top).
     Confidence is the peak's height above the median of every fourth pixel (the median of all
-    would cost more than the rest of the read-out): 1 for a clean target, about 0 for a flat
-    map. It runs in NumPy, all six stencil samples in one gather, because at batch 1 the fixed
+    would cost more than the rest of the read-out), at most 1: 1 for a clean target (a model's
+    map may overshoot it), about 0 for a flat map. It runs in NumPy, all six stencil samples in one gather, because at batch 1 the fixed
     cost of each torch call outweighs the work.
     """
     flat = maps.detach().float().cpu().flatten(-2).numpy()  # a view of float32 CPU maps
@@ -85,7 +85,8 @@ def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, 
     quarter = flat[..., ::4]  # a quarter of the pixels: the same floor, for far less work
     middle = (quarter.shape[-1] - 1) // 2  # the lower middle value, as torch.median takes
     median = np.partition(quarter, middle, axis=-1)[..., middle]
-    return torch.from_numpy(points).to(maps.device), torch.from_numpy(top - median).to(maps.device)
+    confidence = np.minimum(top - median, np.float32(1))
+    return torch.from_numpy(points).to(maps.device), torch.from_numpy(confidence).to(maps.device)
 
 
 def spatial_softmax(logits: torch.Tensor) -> torch.Tensor:
