@@ -233,6 +233,8 @@ FIXED = {
         "300",  # 300-W
     },
     "photos": {
+        "0.5",  # the ROC area of a flag blind to the patch
+        "0.8",  # a confidence edge the table uses
         "0",
         "1",
         "2",

@@ -275,6 +275,32 @@ def pack_table(record: dict) -> str:
     return "\n".join([header, *lines, "", note])
 
 
+def confidence_table(record: dict) -> str:
+    """Per model: how the confidence tracks the error, and how it flags hidden points."""
+    header = (
+        "| model | error, confidence 0.9-1 | error, below 0.8 | Spearman (confidence, error) "
+        "| ROC area: hidden under a patch | mean confidence, hidden / visible |\n"
+        "| --- | --- | --- | --- | --- | --- |"
+    )
+    lines = []
+    for name, r in record.items():
+        if not isinstance(r, dict):
+            continue
+        rows = r["by_confidence"]
+        low = [row for row in rows if row["confidence"][1] <= 0.8]
+        low_share = sum(row["share"] for row in low)
+        low_error = sum(row["share"] * row["mean_error"] for row in low) / low_share
+        top = rows[-1]
+        lines.append(_row(
+            name, f"{_pct(top['mean_error'], 2)} ({_pct(top['share'], 1)} of points)",
+            f"{_pct(low_error, 2)} ({_pct(low_share, 1)})", f"{r['spearman_confidence_error']}",
+            f"{r['occlusion_auc']}",
+            f"{r['mean_confidence_covered']} / {r['mean_confidence_uncovered']}",
+        ))  # fmt: skip
+    errors = "Errors are mean point errors over the face's outer-eye-corner distance."
+    return "\n".join([header, *lines, "", errors])
+
+
 def notebook_times_table(root: Path = REPO_ROOT) -> str:
     """Each notebook's full-profile run: its time, its training time and the machine it ran on."""
     header = "| notebook | record | run | training | machine |\n| --- | --- | --- | --- | --- |"
@@ -303,6 +329,7 @@ MEASURED = {
     "candidates": ("benchmark_candidates", "benchmark --candidates", candidates_table),
     "training": ("benchmark_training", "benchmark", training_table),
     "pack": ("pack", "pack --record", pack_table),
+    "confidence": ("confidence", "confidence", confidence_table),
     "quantize": ("quantize", "quantize", quantize_table),
     "video": ("video", "clip", video_table),
     "video_fast": ("video_fast", "clip --fast", video_table),
