@@ -315,8 +315,8 @@ def track(
     show: bool = False,
     overlap: bool = True,
 ) -> dict:
-    """Run the tracker over frames, drawing the points on them; write the video and a CSV of
-    points (frame, time, detected, x0, y0, ..., x67, y67; empty without a face). Returns the
+    """Run the tracker over frames, drawing the points on them; write the video and a CSV
+    (CSV_HEADER: frame, time, detected, x0, y0, ..., x67, y67, c0, ..., c67). Returns the
     frame count, the frames with a face, the detector calls and frames per second. With
     overlap, frames are decoded and encoded on threads of their own beside the tracking."""
     from .draw import mark_points
@@ -343,8 +343,7 @@ def track(
                 writer = writer or (BackgroundWriter if overlap else VideoWriter)(out, rate)
                 writer.write(frame)
             if csv_path:
-                points = [] if step.face is None else step.face.points.round(2).ravel().tolist()
-                rows.append([counts["frames"] - 1, round(t, 4), int(step.detected), *points])
+                rows.append(csv_row(counts["frames"] - 1, t, step))
             if show:
                 window = _show(frame, window)
     finally:
@@ -354,10 +353,27 @@ def track(
             writer.close()
     counts["fps"] = counts["frames"] / (time.perf_counter() - start)
     if csv_path:
-        header = ["frame", "time_s", "detected", *(f"{a}{k}" for k in range(68) for a in "xy")]
         with open(csv_path, "w", newline="") as fh:
-            csv.writer(fh).writerows([header, *rows])
+            csv.writer(fh).writerows([CSV_HEADER, *rows])
     return counts
+
+
+CSV_HEADER = [
+    "frame",
+    "time_s",
+    "detected",
+    *(f"{axis}{k}" for k in range(68) for axis in "xy"),
+    *(f"c{k}" for k in range(68)),
+]
+
+
+def csv_row(index: int, t: float, step: Step) -> list:
+    """One frame's CSV row: its index, time and whether the detector ran, then the face's
+    points and each point's confidence (empty cells without a face or a confidence)."""
+    face = step.face
+    points = [] if face is None else face.points.round(2).ravel().tolist()
+    confidence = [] if face is None or face.confidence is None else face.confidence.round(3)
+    return [index, round(t, 4), int(step.detected), *points, *list(confidence)]
 
 
 def _show(frame: np.ndarray, window):
