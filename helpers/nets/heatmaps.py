@@ -68,8 +68,8 @@ def decode_peaks(maps: torch.Tensor, eps: float = 1e-10) -> tuple[torch.Tensor, 
     map (for a Gaussian the log is a parabola, so any three samples find the same top).
     Confidence is the peak's height above the median of every fourth pixel (the median of all
     would cost more than the rest of the read-out), at most 1: 1 for a clean target (a model's
-    map may overshoot it), about 0 for a flat map. It runs in NumPy, all six stencil samples in one gather, because at batch 1 the fixed
-    cost of each torch call outweighs the work.
+    map may overshoot it), about 0 for a flat map. It runs in NumPy, all six stencil samples
+    in one gather, because at batch 1 the fixed cost of each torch call outweighs the work.
     """
     flat = maps.detach().float().cpu().flatten(-2).numpy()  # a view of float32 CPU maps
     height, width = maps.shape[-2:]
