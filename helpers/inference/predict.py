@@ -30,6 +30,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,21 +47,44 @@ from .detect import UPSAMPLE, calibrate, detect
 from .draw import annotate
 from .modelfile import DEFAULT_MODEL, FAST_MODEL, ModelSettings, load_landmarker
 from .photos import DETECT_MAX_SIDE, PhotoFile, as_rgb
+from .pose import Pose, head_pose, pose_axes
 from .runtime import RUNTIMES
 from .runtime import choose as choose_runtime
+from .signals import eye_aspect_ratios, mouth_opening
 
 
 @dataclass(frozen=True)
 class Face:
     """One face found in a photo, in that photo's pixels: the box (left, top, width, height),
     the 68 points (x, y), the detector's score (dlib's SVM margin: above 0 is a face, higher
-    is surer; NaN when the box did not come from the detector), and per point the heatmap
-    model's confidence in [0, 1] (None for a coordinate regressor)."""
+    is surer; NaN when the box did not come from the detector), per point the heatmap
+    model's confidence in [0, 1] (None for a coordinate regressor), and the photo's size
+    (W, H), which the head pose needs. The pose and the eye and mouth signals are worked out
+    from the points when first asked for."""
 
     box: np.ndarray
     points: np.ndarray
     score: float
     confidence: np.ndarray | None = None
+    image_size: tuple[int, int] | None = None
+
+    @cached_property
+    def pose(self) -> Pose:
+        """Coarse head pose (yaw, pitch, roll in degrees) from the points and a mean 3D face
+        (helpers.inference.pose: good to about 10 degrees)."""
+        if self.image_size is None:
+            raise ValueError("the head pose needs the photo's size: Face(image_size=(W, H))")
+        return head_pose(self.points, self.image_size)
+
+    @property
+    def eye_aspect_ratios(self) -> np.ndarray:
+        """Each eye's aspect ratio (2,): about 0.3 open, under 0.2 shut."""
+        return eye_aspect_ratios(self.points)
+
+    @property
+    def mouth_opening(self) -> float:
+        """The inner lips' gap over the outer-eye-corner distance: 0 when closed."""
+        return float(mouth_opening(self.points))
 
 
 # The detector score a face must exceed: the top of the plateau where recall on the 300-W test
@@ -141,7 +165,7 @@ class Landmarker:
             try:
                 image = _open(image)
                 boxes, scores = self.detect(image)
-                found.append((boxes, scores, *self.crops(image, boxes)))
+                found.append((boxes, scores, *self.crops(image, boxes), _size_of(image)))
             except (ValueError, OSError) as err:
                 if errors == "raise":
                     raise
@@ -155,11 +179,11 @@ class Landmarker:
             if isinstance(item, Exception):
                 faces.append(item)
                 continue
-            boxes, scores = item[0], item[1]
+            boxes, scores, size = item[0], item[1], item[4]
             end = start + len(boxes)
             conf = [None] * len(boxes) if confidence is None else confidence[start:end]
             found_here = zip(boxes, points[start:end], scores, conf, strict=True)
-            faces.append([Face(b, p, float(s), c) for b, p, s, c in found_here])
+            faces.append([Face(b, p, float(s), c, size) for b, p, s, c in found_here])
             start = end
         return faces
 
@@ -214,6 +238,11 @@ class Landmarker:
         return crops_to_image(fractions, squares, self.size), confidence
 
 
+def _size_of(image: Picture) -> tuple[int, int]:
+    """An image's (W, H): a photo file's upright size, or an array's."""
+    return image.size if isinstance(image, PhotoFile) else (image.shape[1], image.shape[0])
+
+
 def _open(image: np.ndarray | Path | str | PhotoFile) -> Picture:
     """A path as a lazily decoded photo file; an array checked and made uint8 RGB or grey."""
     if isinstance(image, str | Path):
@@ -223,10 +252,25 @@ def _open(image: np.ndarray | Path | str | PhotoFile) -> Picture:
     return as_rgb(image, "array")
 
 
+def pose_record(pose: Pose) -> dict:
+    """A head pose as the JSON writes it: angles in degrees, the rotation, the translation
+    (in the mean face's units) and the fit's error in pixels."""
+    return {
+        "yaw": round(pose.yaw, 1),
+        "pitch": round(pose.pitch, 1),
+        "roll": round(pose.roll, 1),
+        "rotation": pose.rotation.round(5).tolist(),
+        "translation": pose.translation.round(4).tolist(),
+        "rms_px": round(pose.rms_px, 2),
+    }
+
+
 DRAW_MAX_SIDE = 1000  # the annotated PNG (800 px wide) is drawn from a copy this size
 
 
-def predict_photo(landmarker: Landmarker, photo: Path, out: Path, stem: str) -> list[Path]:
+def predict_photo(
+    landmarker: Landmarker, photo: Path, out: Path, stem: str, axes: bool = False
+) -> list[Path]:
     """Find the faces in one photo and write an annotated PNG and a JSON per face, named
     <stem>_face<i>, each written whole or not at all; returns the files written. When the
     photo fails half-way, what it wrote is removed."""
@@ -246,11 +290,18 @@ def predict_photo(landmarker: Landmarker, photo: Path, out: Path, stem: str) -> 
                 "confidence": None
                 if face.confidence is None
                 else face.confidence.astype(float).round(3).tolist(),
+                "pose": pose_record(face.pose),
+                "eye_aspect_ratios": face.eye_aspect_ratios.round(3).tolist(),
+                "mouth_opening": round(face.mouth_opening, 3),
             }
             written.append(atomic_write(name.with_suffix(".json"), json.dumps(record, indent=1)))
             shown = replace(face, box=face.box * scale, points=(face.points + 0.5) * scale - 0.5)
+            drawn = [(pose_axes(face.pose, face.image_size) + 0.5) * scale - 0.5] if axes else []
             written.append(
-                atomic_write(name.with_suffix(".png"), lambda f, s=shown: annotate(display, [s], f))
+                atomic_write(
+                    name.with_suffix(".png"),
+                    lambda f, s=shown, a=drawn: annotate(display, [s], f, a),
+                )
             )
     except BaseException:
         for path in written:
@@ -306,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", type=Path, help="a file of photo paths, one a line ('-': stdin)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--shard", help="K/N: only this process's share of the photos")
+    parser.add_argument("--pose", action="store_true", help="draw each head's pose axes")
     add_model_options(parser)
     parser.add_argument(
         "--threshold",
@@ -338,10 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": model_hash,
         "mirrored": landmarker.settings.flip_perm is not None,
         "threshold": args.threshold,
+        "pose_axes": args.pose,
     }
     counts = dict.fromkeys(("done", "no face", "failed", "skipped"), 0)
     for photo in progress(photos, desc="photos", unit="photo"):
-        status = predict_one(landmarker, photo, args.out, model)
+        status = predict_one(landmarker, photo, args.out, model, args.pose)
         counts[status] += 1
     header = {"model": str(args.model), "model_sha256": model_hash, "runtime": landmarker.runtime}
     folders.write_manifest(args.out, header, [photo.name for photo in photos])
@@ -354,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_FAILED if failed else EXIT_NO_FACE if no_face else EXIT_DONE
 
 
-def predict_one(landmarker: Landmarker, photo: folders.Photo, out: Path, model: dict) -> str:
+def predict_one(
+    landmarker: Landmarker, photo: folders.Photo, out: Path, model: dict, axes: bool = False
+) -> str:
     """One photo, unless a record says it was done with this model: its results, its
     record, and what became of it (done, no face, failed or skipped)."""
     path, name = photo.path, photo.name
@@ -373,7 +428,7 @@ def predict_one(landmarker: Landmarker, photo: folders.Photo, out: Path, model: 
         record["replaced"] = record.get("replaced", 0) + 1
     try:
         (out / name).parent.mkdir(parents=True, exist_ok=True)
-        written = predict_photo(landmarker, path, out, name)
+        written = predict_photo(landmarker, path, out, name, axes)
         record["faces"] = len(written) // 2
         record["files"] = [p.relative_to(out).as_posix() for p in written]
         if not written:

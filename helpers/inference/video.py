@@ -32,7 +32,9 @@ import torch
 
 from ..config import relative
 from ..progress import progress
+from .pose import pose_axes
 from .predict import Face, Landmarker, add_model_options, landmarker_from
+from .signals import blinks
 
 # The 300-W training boxes against their 68 points' extent s = sqrt(width * height): the box's
 # side, and its centre's offset from the points' centre, in units of s (medians over the
@@ -154,7 +156,7 @@ class Tracker:
             return self._lose(detected)
         self.points = points
         shown = points if self.smooth is None else self.smooth(points, t)
-        return Step(Face(box, shown, score, confidence), detected)
+        return Step(Face(box, shown, score, confidence, (width, height)), detected)
 
     def _lose(self, detected: bool) -> Step:
         """No face on this frame: forget the track; the detector looks again in search_every
@@ -314,12 +316,14 @@ def track(
     csv_path: Path | None = None,
     show: bool = False,
     overlap: bool = True,
+    axes: bool = False,
 ) -> dict:
     """Run the tracker over frames, drawing the points on them; write the video and a CSV
-    (CSV_HEADER: frame, time, detected, x0, y0, ..., x67, y67, c0, ..., c67). Returns the
+    (CSV_HEADER: frame, time, detected, the points, their confidence, the head pose and the
+    eye and mouth signals), and with `axes` draw each head's pose axes. Returns the
     frame count, the frames with a face, the detector calls and frames per second. With
     overlap, frames are decoded and encoded on threads of their own beside the tracking."""
-    from .draw import mark_points
+    from .draw import mark_axes, mark_points
 
     writer = window = None
     rows = []
@@ -339,6 +343,8 @@ def track(
                 frame = frame.copy()
                 if step.face is not None:
                     mark_points(frame, step.face.points)
+                    if axes:
+                        mark_axes(frame, pose_axes(step.face.pose, step.face.image_size))
             if out:
                 writer = writer or (BackgroundWriter if overlap else VideoWriter)(out, rate)
                 writer.write(frame)
@@ -364,16 +370,28 @@ CSV_HEADER = [
     "detected",
     *(f"{axis}{k}" for k in range(68) for axis in "xy"),
     *(f"c{k}" for k in range(68)),
+    "yaw",
+    "pitch",
+    "roll",
+    "ear_36_41",
+    "ear_42_47",
+    "mouth_opening",
 ]
 
 
 def csv_row(index: int, t: float, step: Step) -> list:
     """One frame's CSV row: its index, time and whether the detector ran, then the face's
-    points and each point's confidence (empty cells without a face or a confidence)."""
+    points, each point's confidence, the head pose (degrees), each eye's aspect ratio and the
+    mouth's opening (empty cells without a face)."""
     face = step.face
-    points = [] if face is None else face.points.round(2).ravel().tolist()
-    confidence = [] if face is None or face.confidence is None else face.confidence.round(3)
-    return [index, round(t, 4), int(step.detected), *points, *list(confidence)]
+    if face is None:
+        return [index, round(t, 4), int(step.detected)] + [""] * (len(CSV_HEADER) - 3)
+    points = face.points.round(2).ravel().tolist()
+    confidence = [""] * 68 if face.confidence is None else face.confidence.round(3).tolist()
+    pose = [round(angle, 2) for angle in (face.pose.yaw, face.pose.pitch, face.pose.roll)]
+    eyes = face.eye_aspect_ratios.round(4).tolist()
+    signals = [*pose, *eyes, round(face.mouth_opening, 4)]
+    return [index, round(t, 4), int(step.detected), *points, *confidence, *signals]
 
 
 def _show(frame: np.ndarray, window):
@@ -398,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", nargs="?", type=Path, help="a video file")
     parser.add_argument("--camera", type=int, help="a camera device number instead of a file")
     parser.add_argument("--out", type=Path, help="the video with its points, .mp4")
-    parser.add_argument("--csv", type=Path, help="the points of every frame")
+    parser.add_argument(
+        "--csv", type=Path, help="every frame's points, pose, eyes and mouth; counts blinks"
+    )
+    parser.add_argument("--pose", action="store_true", help="draw each head's pose axes")
     add_model_options(parser)
     parser.add_argument("--no-smooth", action="store_true", help="no One Euro smoothing")
     parser.add_argument(
@@ -421,9 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     video_format = None if args.camera is None else "v4l2"
     show = args.camera is not None and bool(os.environ.get("DISPLAY"))
     try:
-        counts = track(
-            read_frames(source, video_format), Tracker(landmarker, smooth), args.out, args.csv, show
-        )
+        frames, tracker = read_frames(source, video_format), Tracker(landmarker, smooth)
+        counts = track(frames, tracker, args.out, args.csv, show, axes=args.pose)
     except KeyboardInterrupt:  # the camera runs until stopped
         return 0
     except Exception as err:  # an unreadable video, a missing camera: one line, not a traceback
@@ -434,7 +454,30 @@ def main(argv: list[str] | None = None) -> int:
         f"{counts['detector_calls']}, {counts['fps']:.0f} frames/s"
         + (f" -> {relative(args.out)}" if args.out else "")
     )
+    if args.csv:
+        found, figure = signals_of(args.csv)
+        print(f"{len(found)} blinks; eyes and mouth over time -> {relative(figure)}")
     return 0
+
+
+def signals_of(csv_path: Path) -> tuple[list[tuple[int, int]], Path]:
+    """The blinks in a CSV the tracker wrote, and a plot of its eye and mouth signals over
+    time beside it (<csv>_signals.png)."""
+    from .draw import plot_signals
+
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+
+    def column(name: str) -> np.ndarray:
+        return np.array([float(r[name]) if r[name] else np.nan for r in rows])
+
+    times, mouth = column("time_s"), column("mouth_opening")
+    eyes = np.stack([column("ear_36_41"), column("ear_42_47")], 1)
+    fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 30.0
+    found = blinks(eyes, fps)
+    figure = csv_path.with_name(f"{csv_path.stem}_signals.png")
+    plot_signals(times, eyes, mouth, found, figure)
+    return found, figure
 
 
 if __name__ == "__main__":
