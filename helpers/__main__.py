@@ -31,6 +31,10 @@ COMMANDS = {
         "helpers.reports.confidence",
         "what a point's confidence says: its error, and points hidden under a patch",
     ),
+    "pose-check": (
+        "helpers.reports.pose_check",
+        "how well the head pose comes back: synthetic faces, and the clip's rotation",
+    ),
     "demo": ("helpers.reports.demo", "the README's demo figures"),
 }
 

@@ -216,6 +216,9 @@ FIXED = {
         "48,688",  # 358 faces × 136 coordinates, the Kaggle file's rows
     },
     "video": {
+        "0.25",
+        "50",  # the blink rule's settings (signals.OPEN_EAR, MIN_BLINK_S; checked below)
+        "68",
         "0.3",
         "0.2",  # One Euro's defaults (min cutoff in Hz, beta); the 0.2 pp smoothing target
         "3",  # the smoothing target, at least 3× less jitter
@@ -233,6 +236,11 @@ FIXED = {
         "300",  # 300-W
     },
     "photos": {
+        "0.2",
+        "0.3",  # eye aspect ratios: shut, open (the literature's)
+        "10",  # degrees: published errors of pose from landmarks and a mean face
+        "2016",  # Soukupová and Čech's year
+        "98",  # SPIGA's mean face's points
         "0.5",  # the ROC area of a flag blind to the patch
         "0.8",  # a confidence edge the table uses
         "0",
@@ -322,7 +330,14 @@ def test_fixed_facts_that_are_constants_in_the_code_match_them():
     from helpers.reports import clip
     from helpers.training.precision import PROBE_MIN_SPEEDUP
 
+    from helpers.inference import signals
+
     speed, photos, video_page = prose("speed"), prose("photos"), prose("video")
+    blink_rule = (
+        f"under {signals.CLOSE_EAR}, then back\nover {signals.OPEN_EAR}, for "
+        f"{signals.MIN_BLINK_S * 1000:.0f} ms to half a second"
+    )
+    assert blink_rule in video_page and signals.MAX_BLINK_S == 0.5
     assert f"opset {OPSET}" in speed
     assert f"at least {PROBE_MIN_SPEEDUP} times as fast" in speed
     for text in (speed, photos):

@@ -136,7 +136,8 @@ README_FIXED = {
     "2013",
     "47",
     "2016",
-    "2012",  # the citations
+    "2012",
+    "2022",  # the citations
 }
 
 

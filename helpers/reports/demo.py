@@ -1,7 +1,8 @@
 """The README's demo: the shipped model on a group photo and on a photo stored as a phone stores it.
 
 Usage: python -m helpers demo   (reads the 300-W test images under FKD_DATA_DIR)
-Writes figures/demo_group.png and figures/demo_phone.png, and prints faces found and seconds.
+Writes figures/demo_group.png, figures/demo_phone.png and figures/demo_pose.png (the portrait
+with its head's pose axes), and prints faces found and seconds.
 Both photos are Kaggle test images: no model here was trained on them.
 """
 
@@ -19,6 +20,7 @@ from ..config import dataset_dir, figures_dir, hardware
 from ..data.ibug import IBUG_DIR
 from ..images import read_photo
 from ..inference.draw import annotate
+from ..inference.pose import pose_axes
 from ..inference.predict import Landmarker
 
 GROUP_PHOTO = "afw/4538917191_7.jpg"  # 3815x2250, a crowd at a table
@@ -36,14 +38,16 @@ def save_as_phone(source: Path, path: Path) -> Path:
     return path
 
 
-def run(landmarker: Landmarker, photo: Path, figure: str) -> str:
-    """Find the faces in one photo, save the annotated figure, and say what happened."""
+def run(landmarker: Landmarker, photo: Path, figure: str, axes: bool = False) -> str:
+    """Find the faces in one photo, save the annotated figure (with each head's pose axes
+    when asked), and say what happened."""
     start = time.perf_counter()
     faces = landmarker(photo)
     seconds = time.perf_counter() - start
     image = read_photo(photo)
     path = figures_dir() / f"{figure}.png"
-    annotate(image, faces, path)
+    drawn = [pose_axes(face.pose, face.image_size) for face in faces] if axes else []
+    annotate(image, faces, path, drawn)
     size = f"{image.shape[1]}x{image.shape[0]}"
     return f"{photo.name} ({size}): {len(faces)} faces in {seconds:.2f} s -> {path.name}"
 
@@ -58,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         phone = save_as_phone(root / PORTRAIT, Path(tmp) / "phone_portrait.jpg")
         print(run(landmarker, phone, "demo_phone"))
+    print(run(landmarker, root / PORTRAIT, "demo_pose", axes=True))
     return 0
 
 

@@ -301,6 +301,25 @@ def confidence_table(record: dict) -> str:
     return "\n".join([header, *lines, "", errors])
 
 
+def pose_table(record: dict) -> str:
+    """The head pose's error on synthetic faces (each angle's mean and worst) and as the roll
+    on the clip's known rotation."""
+    header = "| test | yaw | pitch | roll |\n| --- | --- | --- | --- |"
+    lines = []
+    for row in record["synthetic"]:
+        mean, worst = row["mean_error"], row["worst_error"]
+        name = (f"{row['poses']} synthetic poses, face {row['face_width_px']} px wide, "
+                f"{row['noise_px']:g} px noise: mean (worst)")  # fmt: skip
+        cells = [f"{mean[a]:.2f}° ({worst[a]:.2f}°)" for a in ("yaw", "pitch", "roll")]
+        lines.append(_row(name, *cells))
+    for model, r in record["clip"].items():
+        low, high = r["degrees_turned"]
+        name = f"the clip's rotation ({low:g}° to {high:g}°, {r['frames']} frames), {model}"
+        roll = f"{r['mean_roll_error']:.2f}° ({r['worst_roll_error']:.2f}°)"
+        lines.append(_row(name + ": mean (worst)", "", "", roll))
+    return "\n".join([header, *lines])
+
+
 def notebook_times_table(root: Path = REPO_ROOT) -> str:
     """Each notebook's full-profile run: its time, its training time and the machine it ran on."""
     header = "| notebook | record | run | training | machine |\n| --- | --- | --- | --- | --- |"
@@ -330,6 +349,7 @@ MEASURED = {
     "training": ("benchmark_training", "benchmark", training_table),
     "pack": ("pack", "pack --record", pack_table),
     "confidence": ("confidence", "confidence", confidence_table),
+    "pose": ("pose", "pose-check", pose_table),
     "quantize": ("quantize", "quantize", quantize_table),
     "video": ("video", "clip", video_table),
     "video_fast": ("video_fast", "clip --fast", video_table),
