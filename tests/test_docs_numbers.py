@@ -323,14 +323,12 @@ def test_every_number_in_a_docs_page_comes_from_a_record_or_is_a_fixed_fact(page
 
 def test_fixed_facts_that_are_constants_in_the_code_match_them():
     from helpers.images import MAX_PHOTO_PIXELS
-    from helpers.inference import video
+    from helpers.inference import signals, video
     from helpers.inference.export import OPSET
     from helpers.inference.photos import DETECT_MAX_SIDE
     from helpers.inference.predict import DEFAULT_THRESHOLD
     from helpers.reports import clip
     from helpers.training.precision import PROBE_MIN_SPEEDUP
-
-    from helpers.inference import signals
 
     speed, photos, video_page = prose("speed"), prose("photos"), prose("video")
     blink_rule = (
