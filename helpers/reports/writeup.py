@@ -276,6 +276,45 @@ PARTS: tuple[Part, ...] = (
             ),
         ),
     ),
+    Part(
+        8,
+        "What a point's confidence means",
+        "python -m helpers confidence",
+        "confidence",
+        "Each point's confidence is its heatmap's peak above the map's floor, 0 to 1. On the "
+        "221 validation faces, each point's error is set against its confidence; then the "
+        "training augmentation's occluding patch is laid on every face, and the area under the "
+        "ROC curve says how well a low confidence flags a point under it (0.5: blind to it).",
+        (
+            ("release UNet/occlusion_auc", "ROC area for a hidden point, release UNet", "num"),
+            ("fast/occlusion_auc", "the same, fast model", "num"),
+            ("release UNet/spearman_confidence_error", "Spearman (confidence, error)", "num"),
+            ("release UNet/mean_confidence_covered", "mean confidence, hidden points", "num"),
+            ("release UNet/mean_confidence_uncovered", "mean confidence, visible ones", "num"),
+        ),
+        (("confidence", "Mean point error by tenth of the confidence, both shipped models."),),
+    ),
+    Part(
+        9,
+        "Head pose, eyes and mouth",
+        "python -m helpers pose-check",
+        "pose",
+        "A coarse head pose from the 68 points: SPIGA's mean 3D face (BSD-3) fitted by a "
+        "perspective camera to the points that do not move with expression. Checked on 75 "
+        "synthetic poses (yaw and pitch to ±60°, roll to ±45°, 1 px noise) and, as the roll, on "
+        "the clip's known rotation. Each eye's aspect ratio and the mouth's opening come with "
+        "every face, and on video a blink count.",
+        (
+            ("clip/release UNet/worst_roll_error", "worst roll error on the clip's turn", "deg"),
+            ("clip/fast/worst_roll_error", "the same, fast model", "deg"),
+            ("synthetic/0/worst_error/pitch", "worst pitch error, synthetic, 1 px noise", "deg"),
+            ("synthetic/0/mean_error/pitch", "mean pitch error, synthetic, 1 px noise", "deg"),
+        ),
+        (
+            ("demo_pose", "The pose's axes: red to the face's left, green up, blue forward."),
+            ("clip_signals", "Eye aspect ratios and mouth opening over the clip (no blinks)."),
+        ),
+    ),
 )
 
 FORMATS = {
@@ -285,6 +324,7 @@ FORMATS = {
     "int": "{:,}".format,
     "x": "{:.1f}×".format,
     "fps": "{:.0f}".format,
+    "deg": "{:.2f}°".format,
 }
 
 STYLE = """
@@ -314,11 +354,14 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 
 
 def _value(results: dict, key: str, fmt: str) -> str:
-    """results[key] formatted; a key "a/b" reads results["a"]["b"]."""
+    """results[key] formatted; a key "a/b" reads results["a"]["b"] (and "a/0" a list's first)."""
     for name in key.split("/"):
-        if not isinstance(results, dict) or name not in results:
+        if isinstance(results, list) and name.isdigit() and int(name) < len(results):
+            results = results[int(name)]
+        elif not isinstance(results, dict) or name not in results:
             return "not reported"
-        results = results[name]
+        else:
+            results = results[name]
     return "not measured" if results is None else FORMATS[fmt](results)
 
 
