@@ -1,6 +1,11 @@
 """Small objects the tests build in several files."""
 
-from helpers.inference.modelfile import ModelCard
+from pathlib import Path
+
+import torch
+
+from helpers.inference.modelfile import ModelCard, ModelSettings, save_landmarker
+from helpers.nets import models
 
 
 def model_card(val_nme: float, plain: float | None = None) -> ModelCard:
@@ -13,3 +18,11 @@ def model_card(val_nme: float, plain: float | None = None) -> ModelCard:
         ms_per_face_batch1=1.0, ms_per_face_batch1_mirrored=2.0, precision="float32",
         hardware="a CPU", train_seconds=1.0,
     )  # fmt: skip
+
+
+def tiny_model_file(folder: Path) -> Path:
+    """A saved, untrained tiny heatmap UNet (32 px crops): for the command's plumbing, fast."""
+    torch.manual_seed(0)
+    model = models.UNet(68, 3, width=4, depth=2, stride=4)
+    settings = ModelSettings(model.architecture, "heatmap", 32, 1.5, 0.04, 3, tuple(range(68)))
+    return save_landmarker(folder / "m.pt", model, settings)

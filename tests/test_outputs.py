@@ -7,22 +7,17 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
+from factories import tiny_model_file
 from PIL import Image
 from skimage import data
 
 from helpers.inference import modelfile, predict
-from helpers.inference.modelfile import ModelSettings
 from helpers.inference.photos import PhotoFile, as_rgb
-from helpers.nets import models
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    model = models.UNet(68, 3, width=4, depth=2, stride=4)
-    settings = ModelSettings(model.architecture, "heatmap", 32, 1.5, 0.04, 3, tuple(range(68)))
-    return modelfile.save_landmarker(tmp_path_factory.mktemp("m") / "m.pt", model, settings)
+    return tiny_model_file(tmp_path_factory.mktemp("m"))
 
 
 def _photo(path, image=None):
