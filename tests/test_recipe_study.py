@@ -80,9 +80,23 @@ def test_a_changed_recipe_or_budget_is_not_kept():
     assert recipe_study.same_recipe(entry, cfg, 3.0)
     assert not recipe_study.same_recipe(entry, cfg, 4.0)
     assert not recipe_study.same_recipe(entry, config.replace(cfg, jaw_weight=2.0), 3.0)
-    assert not recipe_study.same_recipe({**entry, "hardware": "another CPU"}, cfg, 3.0)
     older = {k: v for k, v in settings.items() if k != "from_shipped"}  # saved before it existed
     assert recipe_study.same_recipe({**entry, "settings": older}, cfg, 3.0)
+
+
+def test_a_study_from_another_machine_is_kept_whole_or_trained_here_whole():
+    candidates = config.RECIPE_STUDIES["quick"]
+    elsewhere = {
+        name: {"settings": json.loads(json.dumps(config.asdict(cfg))), "seconds": 3.0,
+               "hardware": "another CPU"}
+        for name, cfg in candidates.items()
+    }  # fmt: skip
+    assert recipe_study.kept_entries(elsewhere, candidates, 3.0) == elsewhere
+    first, *rest = candidates
+    partial = {name: elsewhere[name] for name in rest}  # the first must train: all train here
+    assert recipe_study.kept_entries(partial, candidates, 3.0) == {}
+    here = {**partial, first: {**elsewhere[first], "hardware": config.hardware()}}
+    assert recipe_study.kept_entries(here, candidates, 3.0) == {first: here[first]}  # mixed
 
 
 @pytest.mark.parametrize("profile", ["full", "quick"])

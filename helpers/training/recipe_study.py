@@ -8,8 +8,10 @@ Each candidate of config.RECIPE_STUDIES[profile] trains from seed 0 for STUDY_SE
 then every candidate's network is timed at batch 1 without the mirror, float32, on torch, in
 the same interleaved rounds (so costs compare within one run). Finished candidates are kept in
 results/recipe_study.json as they end: an interrupted study resumes at the next candidate, and
-one whose recipe or budget changed runs again. Also writes figures/recipe_study.png. DIR is
-the repository for full, runs/recipe-study-quick otherwise.
+one whose recipe or budget changed runs again. A whole study trained on another machine is kept
+as it is (only timed again here); one with anything left to train trains every candidate here,
+so that no study mixes machines. Also writes figures/recipe_study.png. DIR is the repository for
+full, runs/recipe-study-quick otherwise.
 """
 
 from __future__ import annotations
@@ -59,13 +61,29 @@ def with_network(settings: dict) -> dict:
 
 
 def same_recipe(entry: dict, cfg: config.ReleaseConfig, seconds: float) -> bool:
-    """Whether a saved entry was run with this recipe and budget on this machine: equal time
-    means equal work only on one machine (JSON turns tuples to lists). A setting added to
-    ReleaseConfig after the entry was saved counts at its default, which changes nothing."""
+    """Whether a saved entry was run with this recipe and budget (JSON turns tuples to lists).
+    A setting added to ReleaseConfig after the entry was saved counts at its default, which
+    changes nothing. Where it ran is the study's question (kept_entries), not the entry's."""
     defaults = asdict(config.ReleaseConfig())
     saved = json.dumps({**defaults, **with_network(entry.get("settings") or {})}, sort_keys=True)
-    same = saved == json.dumps(asdict(cfg), sort_keys=True) and entry.get("seconds") == seconds
-    return same and entry.get("hardware") == config.hardware()
+    return saved == json.dumps(asdict(cfg), sort_keys=True) and entry.get("seconds") == seconds
+
+
+def kept_entries(
+    saved: dict[str, dict], candidates: dict[str, config.ReleaseConfig], seconds: float
+) -> dict[str, dict]:
+    """The saved entries the study keeps: those of the same recipe and budget, when they were
+    all trained on one machine and nothing is left to train, since equal time is equal work only
+    on one machine; otherwise only those trained on this one, and the rest train here."""
+    kept = {
+        n: saved[n]
+        for n, cfg in candidates.items()
+        if n in saved and same_recipe(saved[n], cfg, seconds)
+    }
+    machines = {entry.get("hardware") for entry in kept.values()}
+    if len(kept) < len(candidates) or len(machines) > 1:
+        kept = {n: e for n, e in kept.items() if e.get("hardware") == config.hardware()}
+    return kept
 
 
 def run_candidate(name: str, cfg: config.ReleaseConfig, data: IbugData, seconds: float) -> dict:
@@ -127,11 +145,12 @@ def study(profile: str) -> dict[str, dict]:
     saved = saved.get("candidates", {}) if saved.get("profile") == profile else {}
     print(f"recipe study ({profile}): {len(candidates)} candidates, {seconds:.0f} s each")
     print(f"on {config.hardware()}")
-    entries, data_by_recipe = {}, {}
+    entries, data_by_recipe, kept = {}, {}, kept_entries(saved, candidates, seconds)
     for name, cfg in candidates.items():
-        if name in saved and same_recipe(saved[name], cfg, seconds):
-            entries[name] = saved[name]
-            print(f"{name}: kept from {config.relative(path)}")
+        if name in kept:
+            entries[name] = kept[name]
+            trained_on = kept[name].get("hardware", "an unrecorded machine")
+            print(f"{name}: kept from {config.relative(path)} (trained on {trained_on})")
             continue
         key = (cfg.crop_size, cfg.augmentation, cfg.max_train_faces)
         if key not in data_by_recipe:
