@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import relative
+from ..config import get_profile, relative
 from ..data.ibug_prep import IbugData
 from ..images import read_image
 from ..inference.detect import calibrate_on
@@ -100,12 +100,20 @@ def onnx_speed(path: Path, model: nn.Module, settings: ModelSettings) -> float |
 
 
 def ship_and_export(
-    target: Path, model: nn.Module, measured: Measured, card: ModelCard, mirrored: bool = True
+    target: Path,
+    model: nn.Module,
+    measured: Measured,
+    card: ModelCard,
+    mirrored: bool = True,
+    export_onnx: bool | None = None,
 ) -> Shipped:
     """Ship the model to `target` if it beats the one there, compared the way it runs
-    (SHIP_METRIC), then export it to ONNX beside it and time that export."""
+    (SHIP_METRIC), then export it to ONNX beside it and time that export. export_onnx: None
+    follows the notebooks' profile (config.Profile.export_onnx); the release passes True."""
     model, metric = as_used(model), SHIP_METRIC[mirrored]
     if not ship(target, model, measured.settings, card, mirrored):
         return Shipped(target, False, metric)
+    if not (get_profile().export_onnx if export_onnx is None else export_onnx):
+        return Shipped(target, True, metric)
     onnx = export(target)
     return Shipped(target, True, metric, onnx, onnx_speed(target, model, measured.settings))

@@ -104,7 +104,7 @@ def conclude(cfg, name: str, data, trained: Trained, before: Before, start: floa
     )
     target = config.models_dir() / cfg.model_file
     fast = cfg.model_file == FAST_MODEL.name
-    shipped = finish.ship_and_export(target, model, measured, card, mirrored=not fast)
+    shipped = finish.ship_and_export(target, model, measured, card, not fast, export_onnx=True)
     print(shipped.line())
     if shipped.onnx_ms_per_face is not None and before.onnx_ms is not None:
         ms = (shipped.onnx_ms_per_face, before.onnx_ms)
