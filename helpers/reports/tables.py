@@ -233,10 +233,13 @@ def recipe_study_table(record: dict) -> str:
              f"{c['ms_per_face_batch1']:.2f}", str(c["passes"]))
         for name, c in record["candidates"].items()
     ]  # fmt: skip
-    seconds = next(iter(record["candidates"].values()))["seconds"]
-    return "\n".join(
-        [f"Each candidate trained {seconds:.0f} s from the same seed.", "", header, *lines]
+    first = next(iter(record["candidates"].values()))
+    trained = first.get("hardware", record["hardware"])
+    note = (
+        f"Each candidate trained {first['seconds']:.0f} s from the same seed on {trained}; "
+        "the costs are timed together on the machine above."
     )
+    return "\n".join([note, "", header, *lines])
 
 
 def part3_studies_table(record: dict) -> str:
