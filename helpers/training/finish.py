@@ -17,7 +17,8 @@ from ..images import read_image
 from ..inference.detect import calibrate_on
 from ..inference.export import export
 from ..inference.modelfile import SHIP_METRIC, ModelCard, ModelSettings, ship
-from ..inference.timing import ms_per_face, onnx_or_none
+from ..inference.timing import ms_per_face as ms_per_face_of
+from ..inference.timing import onnx_or_none
 from .evaluate import IbugScores, crop_points, ibug_scores
 
 
@@ -59,18 +60,33 @@ def as_used(model: nn.Module) -> nn.Module:
     return model.cpu().float().eval().to(memory_format=torch.contiguous_format)
 
 
-def measure(model: nn.Module, data: IbugData, readout: str, repeats: int = 50) -> Measured:
-    """Score, calibrate and time a trained model on the validation faces of `data`."""
+def measure(
+    model: nn.Module,
+    data: IbugData,
+    readout: str,
+    repeats: int = 50,
+    scored: tuple[np.ndarray, IbugScores, IbugScores] | None = None,
+    ms_per_face: tuple[float, float] | None = None,
+) -> Measured:
+    """Score, calibrate and time a trained model on the validation faces of `data`. A caller
+    that has scored or timed the model as this does already passes what it found: `scored`
+    (the mirror-averaged points, their scores, the scores without the mirror) and
+    `ms_per_face` (without, with the mirror), and the work is not done twice."""
     model = as_used(model)
-    points, plain_points = (
-        crop_points(model, data.val, data.val_squares, readout, perm)[0]
-        for perm in (data.perm, None)
-    )
-    scores, plain = (ibug_scores(p, data.true_px, data.subsets) for p in (points, plain_points))
+    if scored is None:
+        points, plain_points = (
+            crop_points(model, data.val, data.val_squares, readout, perm)[0]
+            for perm in (data.perm, None)
+        )
+        scored = (
+            points,
+            *(ibug_scores(p, data.true_px, data.subsets) for p in (points, plain_points)),
+        )
     calibration, matched = calibrate_on((read_image(f.image_path), f.box) for f in data.val_faces)
     settings = model_settings(data, model.architecture, readout).with_calibration(calibration)
-    speed = tuple(ms_per_face(model, settings, 1, m, repeats) for m in (False, True))
-    return Measured(settings, points, scores, plain, speed, matched)
+    if ms_per_face is None:
+        ms_per_face = tuple(ms_per_face_of(model, settings, 1, m, repeats) for m in (False, True))
+    return Measured(settings, *scored, tuple(ms_per_face), matched)
 
 
 @dataclass(frozen=True)
@@ -96,7 +112,7 @@ class Shipped:
 def onnx_speed(path: Path, model: nn.Module, settings: ModelSettings) -> float | None:
     """ms/face at batch 1 without the mirror on ONNX Runtime, None where it is unavailable."""
     net = onnx_or_none(path, model)
-    return None if net is None else ms_per_face(net, settings, 1, False, repeats=200)
+    return None if net is None else ms_per_face_of(net, settings, 1, False, repeats=200)
 
 
 def ship_and_export(
