@@ -75,7 +75,7 @@ STATUS = {0: "survived", 5: "no test", 33: "no test", None: "pending"}  # mutmut
 def results() -> dict[str, int | None]:
     """Each targeted mutant's exit code as mutmut recorded it (None: not tested yet)."""
     codes = {}
-    for meta in sorted((ROOT / "mutants" / "helpers").glob("*.py.meta")):
+    for meta in sorted((ROOT / "mutants" / "helpers").rglob("*.py.meta")):  # subpackages too
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             if any(fnmatch.fnmatchcase(name, p) for p in PATTERNS):
                 codes[name] = code
@@ -87,7 +87,7 @@ def summary(codes: dict[str, int | None]) -> dict:
     counts: dict[str, Counter] = defaultdict(Counter)
     survivors = []
     for name, code in codes.items():
-        module = name.split(".")[1]
+        module = name.split(".x")[0].rsplit(".", 1)[-1]  # helpers.inference.video.xǁ... -> video
         status = STATUS.get(code, "killed" if code in KILLED else "other")
         counts[module][status] += 1
         if status in ("survived", "no test"):
