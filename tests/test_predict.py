@@ -312,6 +312,14 @@ def test_batch_refuses_an_unknown_errors_mode_by_name():
         lm.batch([np.zeros((10, 10, 3), np.uint8)], errors="skip")
 
 
+def test_a_batch_of_no_photos_or_only_failing_ones_returns_what_it_has(tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"x")
+    lm = predict.Landmarker(_BrightnessModel(), _stub_settings())
+    assert lm.batch([]) == []
+    [kept] = lm.batch([tmp_path / "broken.jpg"], errors="keep")
+    assert isinstance(kept, ValueError) and "broken.jpg" in str(kept)
+
+
 def test_batch_gives_each_face_of_each_photo_its_own_points_and_score(monkeypatch):
     # grey levels 51, 102 and 204 put x at 0.2, 0.4 and 0.8 of each face's square
     found = {

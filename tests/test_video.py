@@ -89,6 +89,7 @@ def test_a_track_lost_is_looked_for_at_once_then_every_third_frame(monkeypatch):
 
     def fake_detect(frame, threshold, upsample):
         looked.append(int(frame[0, 0, 0]))
+        assert upsample == video.VIDEO_UPSAMPLE  # video frames are searched at their own size
         if frame[0, 0, 0] == 0:
             return np.array([[50, 30, 60, 60]], np.float32), np.array([1.0])
         return np.zeros((0, 4), np.float32), np.zeros(0)
@@ -330,11 +331,13 @@ def test_a_detected_face_carries_the_models_points_and_the_detectors_box_and_sco
 ):
     monkeypatch.setattr(predict, "detect", _detect_red)
     tracker = video.Tracker(_hand_made_landmarker("heatmap", False))
-    step = tracker.step(_dots(), 0.0)
+    step = tracker.step(_dots(green_value=153), 0.0)  # green's map peaks at 0.6
     assert step.detected is True
     np.testing.assert_array_equal(step.face.box, BOX)  # the calibration is (0, 0, 1): as found
     np.testing.assert_array_equal(step.face.points, [[70, 50], [85, 62]])
     assert step.face.score == 2.5
+    np.testing.assert_allclose(step.face.confidence, [1, 0.6], atol=1e-6)  # for the CSV
+    assert step.face.image_size == (160, 120)  # for the pose
 
 
 def test_the_points_shown_are_smoothed_at_the_frames_times(monkeypatch):
