@@ -2,7 +2,7 @@
 crop and its inverse, the heatmap codec, the model file and its ship rule, the tracker's
 decisions and the metrics.
 
-Usage: python tools/mutation.py [NAME_PATTERN...] [--max-children N] [--out runs/mutation.json]
+Usage: python tools/mutation.py [NAME_PATTERN...] [--max-children N] [--out results/mutation.json]
 
 mutmut (configured in pyproject.toml: the files it copies, the fast tests it may run) changes
 one line at a time in the functions of TARGETS and runs the tests that cover it; a mutant that
@@ -21,8 +21,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from helpers.config import hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,9 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="test only these mutants (default: TARGETS)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "mutation.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "mutation.json")
     parser.add_argument("--report-only", action="store_true", help="read the last run's results")
     args = parser.parse_args(argv)
+    # the time of the last whole run: a report, or a retest of named mutants, keeps it
+    minutes = json.loads(args.out.read_text()).get("minutes") if args.out.is_file() else None
     if not args.report_only:
         # mutmut runs the tests from a copy in mutants/: the data root must not be relative,
         # and a test that cannot find the data must fail, not skip (a skip would let mutants live)
@@ -122,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         mutmut = Path(sys.executable).with_name("mutmut")
         names = args.names or PATTERNS
         command = [str(mutmut), "run", "--max-children", str(args.max_children), *names]
+        started = time.perf_counter()
         subprocess.run(command, cwd=ROOT, env=env, check=True)
+        if not args.names:
+            minutes = round((time.perf_counter() - started) / 60, 1)
     report = summary(results())
     print(f"{'module':10s} {'killed':>7s} {'survived':>9s} {'no test':>8s} {'score':>6s}")
     for module, c in [*report["modules"].items(), ("all", report["total"])]:
@@ -131,8 +139,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{100 * c['score']:5.1f}%" + (f" ({c['pending']} not run)" if c["pending"] else "")
         )
     print(*(f"survived: {name}" for name in report["survivors"]), sep="\n")
+    record = {
+        "command": "python tools/mutation.py",
+        "hardware": hardware(),
+        "workers": args.max_children,
+        "minutes": minutes,
+        **report,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0
 

@@ -340,6 +340,22 @@ def notebook_times_table(root: Path = REPO_ROOT) -> str:
     return "\n".join([header, *lines])
 
 
+def mutation_table(record: dict) -> str:
+    """The mutation score of each mutated module: its mutants, how many a test killed."""
+    header = "| module | mutants | killed | alive | score |\n| --- | ---: | ---: | ---: | ---: |"
+
+    def line(name: str, c: dict) -> str:
+        alive = c["survived"] + c["no test"]
+        return _row(
+            name, str(c["killed"] + alive), str(c["killed"]), str(alive), _pct(c["score"], 1)
+        )
+
+    lines = [line(f"`{module}`", counts) for module, counts in record["modules"].items()]
+    lines.append(line("all", record["total"]))
+    note = f"{record['workers']} workers, {record['minutes']:.0f} min for the whole run."
+    return "\n".join([header, *lines, "", note])
+
+
 NOTEBOOK_RECORDS = {"01": "nose_tip", "02": "full_face", "03": "ibug", "04": "heatmaps"}
 
 
@@ -367,6 +383,7 @@ MEASURED = {
         "notebooks --profile full notebooks/04_heatmaps.ipynb",
         loss_study_table,
     ),
+    "mutation": ("mutation", "python tools/mutation.py", mutation_table),
 }
 TABLES = ("results", "notebook_times", *MEASURED)
 
@@ -382,12 +399,20 @@ def render(name: str, root: Path = REPO_ROOT) -> str:
     record_name, command, table = MEASURED[name]
     path = root / "results" / f"{record_name}.json"
     if not path.is_file():
-        return f"*Not measured on this copy: run `python -m helpers {command}`.*"
+        run = command if command.startswith("python ") else f"python -m helpers {command}"
+        return f"*Not measured on this copy: run `{run}`.*"
     record = json.loads(path.read_text())
     return "\n".join([f"*On {record['hardware']}.*", "", table(record)])
 
 
-PAGES = ("README.md", "docs/speed.md", "docs/training.md", "docs/photos.md", "docs/video.md")
+PAGES = (
+    "README.md",
+    "docs/speed.md",
+    "docs/training.md",
+    "docs/photos.md",
+    "docs/video.md",
+    "docs/testing.md",
+)
 BLOCK = re.compile(r"<!-- table:(\w+) -->\n.*?\n<!-- /table:\1 -->", re.S)
 
 
