@@ -352,6 +352,8 @@ def mutation_table(record: dict) -> str:
 
     lines = [line(f"`{module}`", counts) for module, counts in record["modules"].items()]
     lines.append(line("all", record["total"]))
+    if record["minutes"] is None:  # reported from mutmut's results, never run whole here
+        return "\n".join([header, *lines])
     note = f"{record['workers']} workers, {record['minutes']:.0f} min for the whole run."
     return "\n".join([header, *lines, "", note])
 
