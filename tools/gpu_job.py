@@ -35,7 +35,7 @@ from helpers.data.batch_augment import BatchAugment  # noqa: E402
 from helpers.data.ibug import NUM_POINTS  # noqa: E402
 from helpers.files import atomic_write, sha256_of  # noqa: E402
 from helpers.nets import models  # noqa: E402
-from helpers.training import distil, evaluate, finish, precision, resident  # noqa: E402
+from helpers.training import distil, evaluate, precision, resident  # noqa: E402
 from helpers.training.losses import HeatmapLoss  # noqa: E402
 from helpers.training.train import checkpoint_path  # noqa: E402
 
@@ -66,7 +66,7 @@ def machine(where: resident.Place) -> str:
 
 def score(model: torch.nn.Module, data: pack.Pack, readout: str) -> dict:
     """NME on the pack's validation crops, with and without the mirror (rank 0, on the CPU)."""
-    model = finish.as_used(model)
+    model = models.for_inference(model)
     scores = {}
     for label, perm in (("val_nme", data.perm), ("val_nme_without_mirror", None)):
         points, _ = evaluate.crop_points(model, data.val_set(), data.val_squares, readout, perm)

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..config import REPO_ROOT, relative
 from ..files import atomic_write, sha256_of
-from ..nets.models import build
+from ..nets.models import build, for_inference
 from ..nets.readout import READOUTS
 
 DEFAULT_MODEL = REPO_ROOT / "models" / "landmarks68.pt"  # shipped: the best 300-W model
@@ -157,7 +157,10 @@ def save_landmarker(path: Path, model: nn.Module, settings: ModelSettings | dict
     earlier weights is removed: it would describe (and hash) another file."""
     if isinstance(settings, dict):
         settings = ModelSettings.from_dict(settings)
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    state = {
+        k: (v.half() if v.is_floating_point() else v).contiguous()  # the file's bytes: one layout
+        for k, v in model.state_dict().items()
+    }
     _check_finite(state, Path(path))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     card_path(path).unlink(missing_ok=True)
@@ -245,7 +248,7 @@ def load_landmarker(
         raise ModelFileError(f"{relative(path)}: {err}") from err
     model = build(settings.architecture)
     model.load_state_dict({k: v.float() for k, v in state["model"].items()})
-    return model.eval(), settings
+    return for_inference(model), settings
 
 
 def _read(path: Path) -> dict:

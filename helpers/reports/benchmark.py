@@ -35,6 +35,7 @@ boxes (detect.finds).
 from __future__ import annotations
 
 import argparse
+import copy
 import subprocess
 import sys
 import tempfile
@@ -158,7 +159,8 @@ DLIB_ROW = "dlib 68-point shape predictor"
 
 def batch1_timers(loaded: dict[Path, tuple]) -> dict[str, Callable[[], float]]:
     """A timer (ms/face at batch 1) per row: dlib's predictor when installed, then each loaded
-    model ({path: (model, settings)}) on torch and ONNX Runtime, without and with the mirror."""
+    model ({path: (model, settings)}) on torch and ONNX Runtime, without and with the mirror,
+    and on torch in the contiguous layout instead of channels-last."""
     timers = {}
     faces = ibug.load_xml(dataset_dir(ibug.IBUG_DIR) / ibug.TRAIN_XML)[:20]
     samples = [(read_photo(f.image_path), f.box) for f in faces]
@@ -177,6 +179,10 @@ def batch1_timers(loaded: dict[Path, tuple]) -> dict[str, Callable[[], float]]:
                 timers[row] = partial(ms_per_face, net, settings, 1, mirrored, 50)
             row = f"{path.name}, {name}, image and box to points"  # as dlib's row is timed
             timers[row] = partial(ms_per_face_in_images, net, settings, samples, 10)
+        # What the channels-last layout that models.for_inference loads models in saves.
+        contiguous = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+        row = f"{path.name}, torch, contiguous layout"
+        timers[row] = partial(ms_per_face, contiguous, settings, 1, False, 50)
     return timers
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from ..config import get_profile, relative
@@ -19,6 +18,7 @@ from ..inference.export import export
 from ..inference.modelfile import SHIP_METRIC, ModelCard, ModelSettings, ship
 from ..inference.timing import ms_per_face as ms_per_face_of
 from ..inference.timing import onnx_or_none
+from ..nets.models import for_inference
 from .evaluate import IbugScores, crop_points, ibug_scores
 
 
@@ -55,11 +55,6 @@ class Measured:
         )
 
 
-def as_used(model: nn.Module) -> nn.Module:
-    """The model on the CPU in float32, evaluation mode and the layout predict loads it in."""
-    return model.cpu().float().eval().to(memory_format=torch.contiguous_format)
-
-
 def measure(
     model: nn.Module,
     data: IbugData,
@@ -72,7 +67,7 @@ def measure(
     that has scored or timed the model as this does already passes what it found: `scored`
     (the mirror-averaged points, their scores, the scores without the mirror) and
     `ms_per_face` (without, with the mirror), and the work is not done twice."""
-    model = as_used(model)
+    model = for_inference(model)
     if scored is None:
         points, plain_points = (
             crop_points(model, data.val, data.val_squares, readout, perm)[0]
@@ -126,7 +121,7 @@ def ship_and_export(
     """Ship the model to `target` if it beats the one there, compared the way it runs
     (SHIP_METRIC), then export it to ONNX beside it and time that export. export_onnx: None
     follows the notebooks' profile (config.Profile.export_onnx); the release passes True."""
-    model, metric = as_used(model), SHIP_METRIC[mirrored]
+    model, metric = for_inference(model), SHIP_METRIC[mirrored]
     if not ship(target, model, measured.settings, card, mirrored):
         return Shipped(target, False, metric)
     if not (get_profile().export_onnx if export_onnx is None else export_onnx):

@@ -25,7 +25,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import config, plots
 from ..data.ibug_prep import IbugData
@@ -102,7 +101,7 @@ def run_candidate(name: str, cfg: config.ReleaseConfig, data: IbugData, seconds:
         workers=config.loader_workers(),
         desc=name,
     )
-    model = run.model.cpu().float().eval().to(memory_format=torch.contiguous_format)
+    model = models.for_inference(run.model)
     pred, _ = evaluate.crop_points(model, data.val, data.val_squares, loss.readout, data.perm)
     scores = evaluate.ibug_scores(pred, data.true_px, data.subsets)
     passes = len(run.history.val)

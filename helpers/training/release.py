@@ -77,7 +77,7 @@ def conclude(cfg, name: str, data, trained: Trained, before: Before, start: floa
     """Score, compare, time and ship a trained release model, and write its figures, Kaggle
     file and results/<label>.json; returns what that file holds."""
     loss, prec = recipe_loss(cfg), trained.precision
-    model = finish.as_used(trained.model)
+    model = models.for_inference(trained.model)
     measured = finish.measure(model, data, loss.readout)
     print(f"{cfg.label}: {measured.line()}")
     others = compare(data, before, measured)
