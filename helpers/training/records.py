@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config import Profile, profile_dict
-from ..data.ibug_prep import IbugData
 from ..data.imm import GROUPS as IMM_GROUPS
 from ..data.imm import NOSE_TIP
 from ..geometry import point_errors
-from .evaluate import IbugScores
-from .finish import Measured, Shipped
-from .precision import Precision
-from .train import History
+
+if TYPE_CHECKING:  # annotations only: notebooks 1 and 2 need none of the 300-W or finishing code
+    from ..data.ibug_prep import IbugData
+    from .evaluate import IbugScores
+    from .finish import Measured, Shipped
+    from .precision import Precision
+    from .train import History
 
 
 def part1(
