@@ -378,6 +378,6 @@ def build(architecture: Mapping, **given) -> nn.Module:
 
 def for_inference(model: nn.Module) -> nn.Module:
     """The model as every inference path runs it: on the CPU, float32, evaluation mode, and
-    channels-last, the layout oneDNN's float32 convolutions run fastest in on AVX2 and AVX-512
-    CPUs alike (docs/speed.md)."""
+    channels-last, where oneDNN's float32 convolutions run faster than in torch's default
+    layout (benchmark --inference times both; docs/speed.md)."""
     return model.cpu().float().eval().to(memory_format=torch.channels_last)
