@@ -26,7 +26,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 HELPERS := $(shell find helpers -name "*.py")
 DONE := $(patsubst notebooks/%.ipynb,$(OUT)/.done/$(PROFILE)/%,$(NOTEBOOKS))
 
-.PHONY: fast fast-refine fast-refine-2 all env data notebooks writeup test mutation release clean-runs
+.PHONY: fast fast-refine fast-refine-2 all env data notebooks writeup test mutation release clean-runs web web-deps
 all: writeup
 
 env: $(ENV_STAMP)
@@ -61,8 +61,21 @@ $(OUT)/writeup/index.html: $(DONE) $(HELPERS)
 	$(PY) -m helpers writeup --root $(OUT) $(SCREENSHOT)
 	@echo "open $(OUT)/writeup/index.html in a browser"
 
+# The browser demo's runtime, ONNX Runtime Web from npm at the version web/package-lock.json pins
+# (Node and npm from Debian's packages where missing); reinstalled only when the lockfile changes.
+WEB_STAMP := web/node_modules/.package-lock.json
+web-deps: $(WEB_STAMP)
+$(WEB_STAMP): web/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+# The browser demo, served on http://127.0.0.1:8000/ (python -m helpers web --help)
+web: env web-deps
+	$(PY) -m helpers web
+
 # A skipped test fails the run, as in CI: a skip means data or the browser check went untested.
-test: data
+test: data web-deps
 	FKD_FAIL_ON_SKIP=1 $(PY) -m pytest -rs
 
 # Mutation testing of the functions where a wrong line is silently wrong (tools/mutation.py):

@@ -36,6 +36,11 @@ COMMANDS = {
         "how well the head pose comes back: synthetic faces, and the clip's rotation",
     ),
     "demo": ("helpers.reports.demo", "the README's demo figures"),
+    "web": ("helpers.reports.web", "the browser demo: your photo and your webcam, served here"),
+    "web-check": (
+        "helpers.reports.web_check",
+        "the browser demo in headless Chromium: its points, search and speed against Python's",
+    ),
 }
 
 

@@ -67,6 +67,14 @@ def choose(weights: Path, net: nn.Module, runtime: str = "auto") -> tuple[nn.Mod
     return net, "torch"
 
 
+def verified_onnx(weights: Path) -> Path:
+    """The ONNX export beside a model file, checked against its card; ValueError says why not."""
+    reason = _onnx_unusable(Path(weights))
+    if reason is not None:
+        raise ValueError(f"{relative(weights)}: {reason}")
+    return onnx_path(weights)
+
+
 def _onnx_unusable(weights: Path) -> str | None:
     """Why the ONNX export of `weights` cannot be used, or None when it can."""
     if ort is None:

@@ -48,9 +48,18 @@ def _executables() -> tuple[str, str]:
     return chromium, driver
 
 
+def version() -> str:
+    """Chromium's version line, for the records of what was measured in it."""
+    import subprocess
+
+    chromium, _ = _executables()
+    return subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip()
+
+
 @contextmanager
-def headless(width: int = 1200, height: int = 900) -> Iterator:
-    """A headless Chromium session through Selenium, closed afterwards."""
+def headless(width: int = 1200, height: int = 900, flags: tuple[str, ...] = ()) -> Iterator:
+    """A headless Chromium session through Selenium, closed afterwards; `flags` are added to
+    Chromium's command line (a fake camera, for example)."""
     chromium, driver_path = _executables()
     try:
         from selenium import webdriver
@@ -59,7 +68,7 @@ def headless(width: int = 1200, height: int = 900) -> Iterator:
         raise BrowserUnavailable("Selenium is missing: pip install -r requirements.txt") from err
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in (*CHROMIUM_FLAGS, f"--window-size={width},{height}"):
+    for flag in (*CHROMIUM_FLAGS, f"--window-size={width},{height}", *flags):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)

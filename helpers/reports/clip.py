@@ -130,6 +130,53 @@ def clip_from_validation(index: int = 0) -> Clip:
     return make_clip(read_image(face.image_path), face.points)
 
 
+# BT.601 in studio range, as browsers and cameras read 4:2:0 video: RGB (0-1) to Y, Cb, Cr
+_YCC = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
+STAMP_BITS, STAMP_BLOCK = 16, 8  # a frame number as white and black 8x8 blocks along the top
+
+
+def stamp(frame: np.ndarray, number: int) -> np.ndarray:
+    """A copy of a frame with its number written along its top-left edge, bit k in the k-th
+    8x8 block (white 1, black 0), so that a page fed the clip by a fake camera can tell which
+    frame it has."""
+    out = frame.copy()
+    for bit in range(STAMP_BITS):
+        x = bit * STAMP_BLOCK
+        out[:STAMP_BLOCK, x : x + STAMP_BLOCK] = 255 if number >> bit & 1 else 0
+    return out
+
+
+def to_yuv420(frame: np.ndarray) -> np.ndarray:
+    """An RGB frame (H, W even) as one I420 frame's bytes: Y, then Cb and Cr at half size."""
+    ycc = frame.astype(np.float64) / 255 @ _YCC.T + [16, 128, 128]
+    height, width = frame.shape[:2]
+    chroma = ycc[..., 1:].reshape(height // 2, 2, width // 2, 2, 2).mean((1, 3))
+    planes = [ycc[..., 0], chroma[..., 0], chroma[..., 1]]
+    return np.concatenate([np.clip(p.round(), 0, 255).astype(np.uint8).ravel() for p in planes])
+
+
+def from_yuv420(data: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The RGB frame of one I420 frame's bytes (the inverse of to_yuv420, up to rounding and
+    the chroma's half resolution): what a browser shows of it."""
+    width, height = size
+    y = data[: width * height].reshape(height, width).astype(np.float64)
+    chroma = data[width * height :].reshape(2, height // 2, width // 2).astype(np.float64)
+    full = chroma.repeat(2, axis=1).repeat(2, axis=2)
+    ycc = np.stack([y, full[0], full[1]], -1) - [16, 128, 128]
+    return np.clip((ycc @ np.linalg.inv(_YCC).T * 255).round(), 0, 255).astype(np.uint8)
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: float = FPS, stamped: bool = True):
+    """The frames as an uncompressed YUV4MPEG2 file (4:2:0), which Chromium's fake camera
+    plays in a loop; stamped: each with its number (stamp). Returns the path."""
+    height, width = frames[0].shape[:2]
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{width} H{height} F{round(fps)}:1 Ip A1:1 C420jpeg\n".encode())
+        for i, frame in enumerate(frames):
+            fh.write(b"FRAME\n" + to_yuv420(stamp(frame, i) if stamped else frame).tobytes())
+    return Path(path)
+
+
 def interocular(points: np.ndarray) -> np.ndarray:
     """The outer-eye-corner distance of each frame's true points (NME's normaliser)."""
     return np.linalg.norm(points[:, 36] - points[:, 45], axis=-1)

@@ -1,0 +1,318 @@
+"""The browser demo measured in headless Chromium: its points against Python's on the same crops
+and photos, how its search finds faces without a detector, its speed beside native ONNX Runtime
+on this machine, and its webcam path on the ground-truth clip through Chromium's fake camera.
+
+Usage: python -m helpers web-check [--faces 40]
+Writes results/web.json, figures/web_photo.png and figures/web_clip.png (the page as a person
+sees it). Needs Chromium and its driver, and `make web-deps`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..config import dataset_dir, figures_dir, hardware, relative, results_dir
+from ..crop import crop_face, crop_square, prepare_image, target_to_pixels
+from ..data.ibug import IBUG_DIR, TRAIN_XML, load_xml, split_by_image
+from ..files import atomic_write
+from ..geometry import nme
+from ..images import read_image
+from ..inference import timing
+from ..inference.modelfile import DEFAULT_MODEL, FAST_MODEL, load_landmarker
+from ..inference.predict import Landmarker
+from ..inference.runtime import OnnxNet, verified_onnx
+from ..inference.video import OneEuro, Tracker
+from ..nets.readout import predict_batch
+from . import browser, clip, web
+from .demo import PORTRAIT
+
+MODELS = {"unet": DEFAULT_MODEL, "fast": FAST_MODEL}
+READY_SECONDS = 60  # the page loads its runtime and both models within this
+
+
+@contextmanager
+def page(flags: tuple[str, ...] = (), size=(1100, 1000)) -> Iterator[tuple[object, Path]]:
+    """The demo page, built into a temporary folder, served on a free port and open in headless
+    Chromium until ready; yields the driver and the folder (files put there are served)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = web.build(Path(folder))
+        server = web.serve(root, 0)
+        try:
+            with browser.headless(*size, flags=flags) as driver:
+                driver.set_script_timeout(900)
+                driver.get(f"http://127.0.0.1:{server.server_address[1]}/")
+                _wait_ready(driver)
+                yield driver, root
+        finally:
+            server.shutdown()
+
+
+def _wait_ready(driver) -> None:
+    """Wait for the page's models; a page that fails says why, from its console."""
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if driver.execute_script("return document.body.dataset.ready") == "yes":
+            return
+        time.sleep(0.2)
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    raise RuntimeError(f"the page did not get ready in {READY_SECONDS} s: {errors}")
+
+
+def call(driver, expression: str, *args):
+    """The value of an awaited JavaScript expression in the page; arguments are args[0], ..."""
+    script = (
+        "const done = arguments[arguments.length - 1], args = arguments;"
+        f"Promise.resolve().then(() => {expression})"
+        ".then(done, (e) => done({error: String(e && e.stack || e)}));"
+    )
+    result = driver.execute_async_script(script, *args)
+    if isinstance(result, dict) and "error" in result:
+        raise RuntimeError(f"the page failed: {result['error']}")
+    return result
+
+
+def _b64(crop: torch.Tensor) -> str:
+    """A uint8 (3, S, S) crop as base64 of its RGB bytes, pixel by pixel."""
+    return base64.b64encode(crop.permute(1, 2, 0).contiguous().numpy().tobytes()).decode()
+
+
+def page_crop_points(driver, crops: torch.Tensor, name: str, mirrored: bool) -> tuple:
+    """The page's points (N, 68, 2) in crop pixels and confidences (N, 68) for uint8 crops."""
+    found = call(driver, "fkd.cropPoints(args[0], args[1], args[2])", [_b64(c) for c in crops],
+                 name, mirrored)  # fmt: skip
+    points = np.array([f["points"] for f in found], np.float64).reshape(-1, 68, 2)
+    return points, np.array([f["confidence"] for f in found], np.float64)
+
+
+def python_crop_points(name: str, crops: torch.Tensor, mirrored: bool) -> tuple:
+    """Python's points and confidences for the same crops, on ONNX Runtime, as the page reads."""
+    _, settings = load_landmarker(MODELS[name])
+    net = OnnxNet(verified_onnx(MODELS[name]))
+    perm = np.asarray(settings.flip_perm) if mirrored else None
+    inputs = torch.stack([prepare_image(c, False) for c in crops])
+    fractions, confidence = predict_batch(net, inputs, settings.readout, perm)
+    size = settings.crop_size
+    return target_to_pixels(fractions.numpy(), (size, size)), confidence.numpy()
+
+
+def validation_faces(count: int) -> list:
+    """The first `count` validation faces of 300-W (the split of notebooks 3 and 4)."""
+    faces = load_xml(dataset_dir(IBUG_DIR) / TRAIN_XML)
+    return split_by_image(faces, 0.1, seed=0)[1][:count]
+
+
+def validation_crops(faces: list, name: str) -> torch.Tensor:
+    """The uint8 crops a model takes of these faces, from their 300-W boxes."""
+    _, settings = load_landmarker(MODELS[name])
+    crops = []
+    for face in faces:
+        square = crop_square(face.box, settings.crop_factor, settings.crop_shift)
+        crops.append(crop_face(read_image(face.image_path), square, settings.crop_size))
+    return torch.stack(crops)
+
+
+def serve_photo(root: Path, image: np.ndarray, name: str) -> str:
+    """Put a photo (as lossless PNG: no decoder differences) where the page's server serves it."""
+    folder = root / "photos"
+    folder.mkdir(exist_ok=True)
+    Image.fromarray(image).save(folder / f"{name}.png")
+    return f"photos/{name}.png"
+
+
+def photo_differences(driver, root: Path, faces: list, name: str, mirrored: bool) -> list[float]:
+    """Per face, the largest distance (px) between the page's points and Landmarker's for
+    the same photo and box."""
+    landmarker = Landmarker.load(MODELS[name], mirrored=mirrored, runtime="onnx")
+    out = []
+    for i, face in enumerate(faces):
+        image = read_image(face.image_path)
+        url = serve_photo(root, image, f"face{i}")
+        box = face.box.astype(float).tolist()
+        page_points = call(driver, "fkd.photoPoints(args[0], [args[1]], args[2], args[3])",
+                           url, box, name, mirrored)[0]["points"]  # fmt: skip
+        python_points = landmarker.in_boxes(image, [face.box])[0][0]
+        gap = np.linalg.norm(np.reshape(page_points, (68, 2)) - python_points, axis=-1)
+        out.append(float(gap.max()))
+    return out
+
+
+def search_scores(driver, root: Path, faces: list) -> dict:
+    """How the page's search finds the validation faces in their whole photos, beside the
+    detector and the same model in Python: faces found with NME under 8%, and the time."""
+    landmarker = Landmarker.load(DEFAULT_MODEL, runtime="onnx")
+    page_nme, python_nme, page_ms = [], [], []
+    for i, face in enumerate(faces):
+        image = read_image(face.image_path)
+        url = serve_photo(root, image, f"search{i}")
+        found = call(driver, "fkd.photoFaces(args[0], true)", url)
+        page_ms.append(found["ms"])
+        candidates = [np.reshape(f["points"], (68, 2)) for f in found["faces"]]
+        page_nme.append(_best_nme(candidates, face.points))
+        python_nme.append(_best_nme([f.points for f in landmarker(image)], face.points))
+    return {
+        "faces": len(faces),
+        "found_page": _found_share(page_nme),
+        "found_detector": _found_share(python_nme),
+        "nme_page_found": _mean_found(page_nme),
+        "nme_detector_found": _mean_found(python_nme),
+        "ms_per_photo_page_median": round(float(np.median(page_ms)), 1),
+    }
+
+
+def _best_nme(candidates: list[np.ndarray], truth: np.ndarray) -> float:
+    """The NME of the candidate nearest the true face (inf when there is none)."""
+    return min((float(nme(c[None], truth[None])[0]) for c in candidates), default=np.inf)
+
+
+def _found_share(errors: list[float]) -> float:
+    return round(float(np.mean(np.array(errors) < clip.FAILURE)), 4)
+
+
+def _mean_found(errors: list[float]) -> float | None:
+    kept = [e for e in errors if e < clip.FAILURE]
+    return round(float(np.mean(kept)), 5) if kept else None
+
+
+def speed(driver) -> dict:
+    """ms per face at batch 1, no mirror, in the page and on native ONNX Runtime, this machine:
+    from a model-ready crop to points (model and read-out)."""
+    out = {}
+    for name, weights in MODELS.items():
+        _, settings = load_landmarker(weights)
+        native = OnnxNet(verified_onnx(weights))
+        out[name] = {
+            "ms_per_face_chromium": round(call(driver, "fkd.msPerFace(args[0], 50)", name), 2),
+            "ms_per_face_onnxruntime": round(
+                timing.ms_per_face(native, settings, 1, mirrored=False, repeats=50), 2
+            ),
+        }
+    return out
+
+
+def stamped_clip(folder: Path) -> tuple[clip.Clip, Path, list[np.ndarray]]:
+    """The ground-truth clip, as a stamped .y4m for the fake camera, and its frames as the
+    browser sees them (stamped, through 4:2:0 and back)."""
+    movie = clip.clip_from_validation()
+    path = clip.write_y4m(folder / "clip.y4m", movie.frames)
+    seen = [
+        clip.from_yuv420(clip.to_yuv420(clip.stamp(f, i)), clip.FRAME)
+        for i, f in enumerate(movie.frames)
+    ]
+    return movie, path, seen
+
+
+def page_tracking(y4m: Path, frames: int, screenshot: Path | None = None) -> dict:
+    """The page's webcam path on a clip played by Chromium's fake camera: each frame it tracked
+    (by its stamp, first pass of the loop only) with its points, and its frames per second."""
+    flags = (
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={y4m}",
+    )
+    with page(flags) as (driver, _):
+        call(driver, "fkd.startWebcam()")
+        time.sleep(frames / clip.FPS / 2)
+        if screenshot is not None:
+            driver.save_screenshot(str(screenshot))
+        time.sleep(frames / clip.FPS / 2 + 1.0)
+        result = call(driver, "fkd.stopWebcam()")
+    points: dict[int, np.ndarray | None] = {}
+    last = -1
+    for entry in result["log"]:
+        if entry["stamp"] < last:  # the loop started again
+            break
+        last = entry["stamp"]
+        if entry["stamp"] < frames:
+            found = entry["points"]
+            points[entry["stamp"]] = None if found is None else np.reshape(found, (68, 2))
+    return {"points": points, "fps": result["fps"], "ms": [e["ms"] for e in result["log"]]}
+
+
+def python_tracking(frames: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Python's tracker with the fast model, as the page runs it (ONNX, no mirror, smoothed)."""
+    landmarker = Landmarker.load(FAST_MODEL, runtime="onnx")
+    tracker = Tracker(landmarker, OneEuro())
+    return [_points(tracker.step(frame, i / clip.FPS)) for i, frame in enumerate(frames)]
+
+
+def _points(step) -> np.ndarray | None:
+    return None if step.face is None else step.face.points
+
+
+def tracking_scores(movie: clip.Clip, page_points: dict, python_points: list) -> dict:
+    """NME of the page and of Python on the frames the page tracked where the face is whole."""
+    frames = [i for i, p in page_points.items() if movie.visible[i]]
+    both = [i for i in frames if page_points[i] is not None and python_points[i] is not None]
+
+    def mean_nme(points: list[np.ndarray]) -> float:
+        return float(nme(np.stack(points), movie.truth[both]).mean())
+
+    return {
+        "frames_seen": len(page_points),
+        "frames_scored": len(both),
+        "page_missed": sum(page_points[i] is None for i in frames),
+        "nme_page": round(mean_nme([page_points[i] for i in both]), 5),
+        "nme_python": round(mean_nme([python_points[i] for i in both]), 5),
+    }
+
+
+def measure(faces: int = 40) -> dict:
+    """Everything results/web.json holds, with the two screenshots."""
+    chosen = validation_faces(faces)
+    record: dict = {"hardware": hardware(), "chromium": browser.version()}
+    with page() as (driver, root):
+        record["runtime"] = call(driver, "fkd.info")
+        record["crops_max_px"] = {}
+        for name in MODELS:
+            crops = validation_crops(chosen, name)
+            for mirrored in (False, True):
+                page_pts, _ = page_crop_points(driver, crops, name, mirrored)
+                python_pts, _ = python_crop_points(name, crops, mirrored)
+                gap = float(np.linalg.norm(page_pts - python_pts, axis=-1).max())
+                record["crops_max_px"][f"{name}{'_mirrored' if mirrored else ''}"] = round(gap, 4)
+        gaps = photo_differences(driver, root, chosen[:10], "unet", mirrored=True)
+        record["photo_max_px"] = round(max(gaps), 4)
+        record["search"] = search_scores(driver, root, chosen)
+        record["speed"] = speed(driver)
+        url = serve_photo(root, read_image(dataset_dir(IBUG_DIR) / PORTRAIT), "portrait")
+        call(driver, "fkd.photoFaces(args[0], true)", url)
+        driver.save_screenshot(str(figures_dir() / "web_photo.png"))
+    with tempfile.TemporaryDirectory() as folder:
+        movie, y4m, seen = stamped_clip(Path(folder))
+        tracked = page_tracking(y4m, len(seen), figures_dir() / "web_clip.png")
+    record["clip"] = tracking_scores(movie, tracked["points"], python_tracking(seen))
+    record["clip"]["fps_page"] = round(tracked["fps"], 1)
+    record["clip"]["ms_per_frame_page_median"] = round(float(np.median(tracked["ms"])), 2)
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", type=int, default=40, help="validation faces to compare on")
+    args = parser.parse_args(argv)
+    try:
+        record = measure(args.faces)
+    except (browser.BrowserUnavailable, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    path = atomic_write(results_dir() / "web.json", json.dumps(record, indent=1))
+    print(json.dumps(record, indent=1))
+    print(f"-> {relative(path)}, figures/web_photo.png, figures/web_clip.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
