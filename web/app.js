@@ -22,7 +22,7 @@ function confidenceColour(c) {
 
 /** A face on a canvas that shows the image at `scale`: box, axes and points. */
 function drawFace(ctx, face, scale, width, height) {
-  const at = (v) => (v + 0.5) * scale - 0.5;
+  const at = (v) => (v + 0.5) * scale; // a pixel centre's place on a canvas showing the image at scale
   const [x, y, w, h] = face.box;
   ctx.lineWidth = 1.5;
   ctx.strokeStyle = "rgba(255, 255, 255, 0.6)";
@@ -56,7 +56,10 @@ function pixelsOf(source, width, height) {
 }
 
 async function imageFromBlob(blob) {
-  const bitmap = await createImageBitmap(blob, { imageOrientation: "from-image" });
+  // The file's own bytes, as Python reads them: no colour management, no premultiplied alpha
+  const bitmap = await createImageBitmap(blob, {
+    imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none",
+  });
   const image = pixelsOf(bitmap, bitmap.width, bitmap.height);
   return { image, bitmap };
 }
@@ -125,7 +128,7 @@ $("mirrored").addEventListener("change", () => photo.image && findFaces());
 let dragFrom = null;
 const imagePoint = (e) => {
   const r = canvas.getBoundingClientRect(), k = canvas.width / r.width;
-  return [((e.clientX - r.left) * k + 0.5) / photo.scale - 0.5, ((e.clientY - r.top) * k + 0.5) / photo.scale - 0.5];
+  return [((e.clientX - r.left) * k) / photo.scale - 0.5, ((e.clientY - r.top) * k) / photo.scale - 0.5];
 };
 canvas.addEventListener("mousedown", (e) => { if (photo.image) dragFrom = imagePoint(e); });
 canvas.addEventListener("mousemove", (e) => {
@@ -166,7 +169,7 @@ $("download").addEventListener("click", () => {
 
 // ---- the webcam ------------------------------------------------------------------------------
 
-const webcam = { stream: null, tracker: null, log: null, fps: 0, last: 0 };
+const webcam = { stream: null, tracker: null, log: null, fps: 0, last: 0, run: 0 };
 const video = $("video"), wcanvas = $("webcam-canvas"), wctx = wcanvas.getContext("2d");
 
 /** The frame number written into a test clip's first row of 8x8 blocks (tests/test_web.py). */
@@ -176,8 +179,19 @@ function stampOf(image) {
   return n;
 }
 
-async function onFrame(now, meta) {
-  if (!webcam.stream) return;
+/** One webcam frame: track, draw, count; then ask for the next (while this run lasts). */
+async function onFrame(run, now, meta) {
+  if (run !== webcam.run) return; // stopped, or started again: this loop ends
+  try {
+    await trackFrame(now, meta);
+  } catch (err) {
+    $("webcam-status").textContent = `error: ${err.message}`;
+  } finally {
+    if (run === webcam.run) video.requestVideoFrameCallback((n, m) => onFrame(run, n, m));
+  }
+}
+
+async function trackFrame(now, meta) {
   const { videoWidth: width, videoHeight: height } = video;
   if (wcanvas.width !== width) [wcanvas.width, wcanvas.height] = [width, height];
   wctx.drawImage(video, 0, 0);
@@ -198,7 +212,6 @@ async function onFrame(now, meta) {
     stamp: stampOf(image), ms, searched: step.searched,
     points: step.face ? Array.from(step.face.points) : null,
   });
-  video.requestVideoFrameCallback(onFrame);
 }
 
 async function startWebcam() {
@@ -208,10 +221,12 @@ async function startWebcam() {
   webcam.tracker = new lm.Tracker(models.fast, config);
   webcam.fps = webcam.last = 0;
   $("camera").textContent = "Stop the webcam";
-  video.requestVideoFrameCallback(onFrame);
+  const run = ++webcam.run;
+  video.requestVideoFrameCallback((n, m) => onFrame(run, n, m));
 }
 
 function stopWebcam() {
+  webcam.run += 1;
   webcam.stream?.getTracks().forEach((t) => t.stop());
   webcam.stream = null;
   $("camera").textContent = "Start the webcam";

@@ -37,6 +37,7 @@ export class Model {
     this.session = session;
     this.spec = spec;
     this.size = spec.crop_size;
+    this.queue = Promise.resolve(); // one run at a time: the webcam and a photo may both ask
   }
 
   /** The model called `name` in config.json. */
@@ -62,8 +63,9 @@ export class Model {
       }
     });
     const feeds = { [this.session.inputNames[0]]: new ort.Tensor("float32", input, [n, 3, size, size]) };
-    const result = await this.session.run(feeds);
-    const out = result[this.session.outputNames[0]];
+    const run = this.queue.then(() => this.session.run(feeds));
+    this.queue = run.catch(() => {});
+    const out = (await run)[this.session.outputNames[0]];
     const dims = out.dims.map(Number);
     const data = out.data.slice();
     out.dispose?.();
@@ -89,13 +91,15 @@ export function cropSquare(box, factor, shift) {
 }
 
 /** Per output pixel, the first source pixel and the weights of an antialiased bilinear resize
- * from inSize to outSize (a triangle filter widened by the scale when shrinking, as torch's
- * antialias=True and Pillow compute them). */
+ * from inSize to outSize: a triangle filter widened by the scale when shrinking, as torch's
+ * antialias=True and Pillow compute it, then in whole numbers as torch's uint8 path uses them
+ * (weights times 2^precision, the largest precision that keeps them in 16 bits). */
 export function resampleWeights(inSize, outSize) {
   const scale = inSize / outSize;
   const support = scale >= 1 ? scale : 1;
   const inv = scale >= 1 ? 1 / scale : 1;
-  const starts = new Int32Array(outSize), weights = [];
+  const starts = new Int32Array(outSize), exact = [];
+  let largest = 0;
   for (let i = 0; i < outSize; i++) {
     const centre = scale * (i + 0.5);
     const lo = Math.max(Math.trunc(centre - support + 0.5), 0);
@@ -107,17 +111,26 @@ export function resampleWeights(inSize, outSize) {
       w[j] = x < 1 ? 1 - x : 0;
       total += w[j];
     }
-    for (let j = 0; j < w.length; j++) w[j] = total > 0 ? w[j] / total : 0;
+    for (let j = 0; j < w.length; j++) {
+      w[j] = total > 0 ? w[j] / total : 0;
+      largest = Math.max(largest, w[j]);
+    }
     starts[i] = lo;
-    weights.push(w);
+    exact.push(w);
   }
-  return { starts, weights };
+  let precision = 0;
+  while (precision < 22 && Math.trunc(0.5 + largest * 2 ** (precision + 1)) < 2 ** 15) precision++;
+  const weights = exact.map((w) => Int32Array.from(w, (v) => Math.trunc(v * 2 ** precision + 0.5)));
+  return { starts, weights, precision };
 }
 
-const toByte = (v) => Math.min(255, Math.max(0, Math.round(v)));
+/** A weighted sum in whole numbers back to a byte: rounded, clamped to 0-255. */
+const toByte = (sum, precision) =>
+  Math.min(255, Math.max(0, Math.floor((sum + 2 ** (precision - 1)) / 2 ** precision)));
 
 /** The uint8 RGB crop (size x size x 3) of an image inside a square; black outside the image
- * (crop.crop_face). Rows first, then columns, each rounded to bytes, as torch's uint8 path. */
+ * (crop.crop_face). Across each row first, then down the columns, each pass rounded to bytes
+ * in torch's whole-number arithmetic, so the crop is the one Python cuts. */
 export function cropFace(image, square, size) {
   const [left, top, side] = square.map((v) => Math.trunc(v));
   const { data, width, height } = image;
@@ -135,16 +148,16 @@ export function cropFace(image, square, size) {
       let red = 0, green = 0, blue = 0;
       for (let j = 0; j < w.length; j++) {
         const x = left + start + j;
-        if (x < 0 || x >= width || w[j] === 0) continue;
+        if (x < 0 || x >= width) continue; // black
         const p = 4 * (y * width + x);
         red += w[j] * data[p];
         green += w[j] * data[p + 1];
         blue += w[j] * data[p + 2];
       }
       const q = 3 * (r * size + i);
-      rows[q] = toByte(red);
-      rows[q + 1] = toByte(green);
-      rows[q + 2] = toByte(blue);
+      rows[q] = toByte(red, across.precision);
+      rows[q + 1] = toByte(green, across.precision);
+      rows[q + 2] = toByte(blue, across.precision);
     }
   }
   for (let i = 0; i < size; i++) {
@@ -152,7 +165,7 @@ export function cropFace(image, square, size) {
     for (let c = 0; c < size * 3; c++) {
       let v = 0;
       for (let j = 0; j < w.length; j++) v += w[j] * rows[(start + j) * size * 3 + c];
-      out[i * size * 3 + c] = toByte(v);
+      out[i * size * 3 + c] = toByte(v, down.precision);
     }
   }
   return out;
@@ -244,6 +257,7 @@ export async function readCrops(model, crops, mirrored = false, batch = 16) {
   const found = [];
   for (let start = 0; start < crops.length; start += batch) {
     const chunk = crops.slice(start, start + batch);
+    mirrored = mirrored && Boolean(model.spec.flip_perm); // a model without a permutation: none
     const inputs = mirrored ? [...chunk, ...chunk.map((c) => mirrorCrop(c, model.size))] : chunk;
     const { data, dims } = await model.maps(inputs);
     const [, k, h, w] = dims, one = k * h * w;

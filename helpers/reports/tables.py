@@ -323,6 +323,40 @@ def pose_table(record: dict) -> str:
     return "\n".join([header, *lines])
 
 
+def web_table(record: dict) -> str:
+    """The browser demo beside Python: ms per face in Chromium and on native ONNX Runtime,
+    how far its points are from Python's, its search for faces, and the clip by webcam."""
+    threads = record["runtime"]["threads"]
+    header = (
+        f"| model | Chromium, WebAssembly ({threads} thread{'s' if threads > 1 else ''}) "
+        "| ONNX Runtime, native | Chromium / native |\n| --- | --- | --- | --- |"
+    )
+    lines = []
+    for name, label in (("unet", "shipped UNet"), ("fast", "fast model")):
+        page, native = (
+            record["speed"][name][k] for k in ("ms_per_face_chromium", "ms_per_face_onnxruntime")
+        )
+        lines.append(_row(label, f"{page:.2f} ms", f"{native:.2f} ms", f"{page / native:.1f}x"))
+    crops, search, clip = record["crops_max_px"], record["search"], record["clip"]
+    notes = [
+        f"Times are ms per face at batch 1 without the mirror, from a model-ready crop to points; "
+        f"{record['chromium']}.",
+        f"Largest distance from Python's points: {max(crops.values()):.3f} px on "
+        f"validation crops, {record['photo_max_px']:.3f} px on photos with the same box.",
+        f"The page's search (no detector) found {_pct(search['found_page'], 0)} of "
+        f"{search['faces']} validation faces in their photos "
+        f"(NME {_pct(search['nme_page_found'], 2)}), the detector "
+        f"{_pct(search['found_detector'], 0)} (NME {_pct(search['nme_detector_found'], 2)}); "
+        "a search took "
+        f"{search['ms_per_photo_page_median'] / 1000:.1f} s a photo (median).",
+        f"The clip by fake webcam: NME {_pct(clip['nme_page'], 2)} in the page, "
+        f"{_pct(clip['nme_python'], 2)} by the Python tracker on the same {clip['frames_scored']} "
+        f"frames; {clip['fps_page']:.0f} frames/s, {clip['ms_per_frame_page_median']:.1f} ms a "
+        "frame (median).",
+    ]
+    return "\n".join([header, *lines, "", " ".join(notes)])
+
+
 def notebook_times_table(root: Path = REPO_ROOT) -> str:
     """Each notebook's full-profile run: its time, its training time and the machine it ran on."""
     header = "| notebook | record | run | training | machine |\n| --- | --- | --- | --- | --- |"
@@ -374,6 +408,7 @@ MEASURED = {
     "quantize": ("quantize", "quantize", quantize_table),
     "video": ("video", "clip", video_table),
     "video_fast": ("video_fast", "clip --fast", video_table),
+    "web": ("web", "web-check", web_table),
     "recipe_study": ("recipe_study", "recipe-study", recipe_study_table),
     "part3_studies": (
         "ibug",

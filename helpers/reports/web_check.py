@@ -242,7 +242,7 @@ def page_tracking(y4m: Path, frames: int, screenshot: Path | None = None) -> dic
 
 def python_tracking(frames: list[np.ndarray]) -> list[np.ndarray | None]:
     """Python's tracker with the fast model, as the page runs it (ONNX, no mirror, smoothed)."""
-    landmarker = Landmarker.load(FAST_MODEL, runtime="onnx")
+    landmarker = Landmarker.load(FAST_MODEL, mirrored=False, runtime="onnx")
     tracker = Tracker(landmarker, OneEuro())
     return [_points(tracker.step(frame, i / clip.FPS)) for i, frame in enumerate(frames)]
 
