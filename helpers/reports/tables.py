@@ -449,6 +449,7 @@ PAGES = (
     "docs/photos.md",
     "docs/video.md",
     "docs/testing.md",
+    "docs/browser.md",
 )
 BLOCK = re.compile(r"<!-- table:(\w+) -->\n.*?\n<!-- /table:\1 -->", re.S)
 

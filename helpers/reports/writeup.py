@@ -315,6 +315,29 @@ PARTS: tuple[Part, ...] = (
             ("clip_signals", "Eye aspect ratios and mouth opening over the clip (no blinks)."),
         ),
     ),
+    Part(
+        10,
+        "In your browser",
+        "python -m helpers web-check",
+        "web",
+        "The shipped models run in a web page with ONNX Runtime Web: `python -m helpers web` "
+        "serves it on http://127.0.0.1:8000/, where a photo you drop gets its 68 points from the "
+        "UNet and your webcam is tracked by the fast model, with nothing uploaded. The page "
+        "finds faces with the landmark model's own confidence (no detector). Measured in "
+        "headless Chromium against the Python package on the same machine.",
+        (
+            ("speed/unet/ms_per_face_chromium", "ms per face in Chromium, UNet", "ms"),
+            ("speed/unet/ms_per_face_onnxruntime", "the same, native ONNX Runtime", "ms"),
+            ("speed/fast/ms_per_face_chromium", "ms per face in Chromium, fast model", "ms"),
+            ("speed/fast/ms_per_face_onnxruntime", "the same, native ONNX Runtime", "ms"),
+            ("clip/nme_page", "NME on the clip by fake webcam, in the page", "pct"),
+            ("clip/nme_python", "the same frames, Python's tracker", "pct"),
+        ),
+        (
+            ("web_photo", "The page on a 300-W test photo: points by confidence, pose axes."),
+            ("web_clip", "The page tracking the ground-truth clip from Chromium's fake camera."),
+        ),
+    ),
 )
 
 FORMATS = {
@@ -325,6 +348,7 @@ FORMATS = {
     "x": "{:.1f}×".format,
     "fps": "{:.0f}".format,
     "deg": "{:.2f}°".format,
+    "ms": "{:.2f} ms".format,
 }
 
 STYLE = """
