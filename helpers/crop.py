@@ -19,9 +19,10 @@ def crop_square(box: np.ndarray, factor: float, shift: float = 0.0) -> np.ndarra
     """The square (left, top, side), in whole pixels, around a box enlarged by `factor`.
 
     `shift` moves the centre down by that fraction of the box height (detector boxes sit
-    high on the face: they cut the chin more than the brows).
+    high on the face: they cut the chin more than the brows). The arithmetic is in float64
+    whatever the box's dtype, so every caller, and the browser page, rounds to the same pixels.
     """
-    left, top, width, height = box
+    left, top, width, height = (float(v) for v in box)
     side = round(max(width, height) * factor)
     cx, cy = left + width / 2, top + height / 2 + shift * height
     return np.array([round(cx - side / 2), round(cy - side / 2), side], dtype=np.float32)

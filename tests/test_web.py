@@ -6,6 +6,7 @@ clip by Chromium's fake camera, tracks it as the Python tracker does."""
 from __future__ import annotations
 
 import base64
+import http.client
 import shutil
 
 import numpy as np
@@ -64,6 +65,33 @@ def test_the_build_refuses_a_changed_model_and_a_missing_runtime(tmp_path, monke
     monkeypatch.setattr(web, "RUNTIME_DIR", tmp_path / "nowhere" / "dist")
     with pytest.raises(FileNotFoundError, match="make web-deps"):
         web.build(tmp_path / "out")
+
+
+def _status(port: int, path: str, host: str = "127.0.0.1") -> int:
+    """The HTTP status the demo's server answers to a raw GET (nothing normalises the path)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.putrequest("GET", path, skip_host=True)
+    connection.putheader("Host", f"{host}:{port}")
+    connection.endheaders()
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_the_server_serves_its_folders_and_nothing_else(tmp_path):
+    (tmp_path / "index.html").write_text("<p>page</p>")
+    (tmp_path / "ort").mkdir()
+    server = web.serve(tmp_path, 0)
+    port = server.server_address[1]
+    try:
+        assert _status(port, "/") == 200
+        assert _status(port, "/writeup/index.html") == 200
+        assert _status(port, "/ort/") == 404  # no folder listings
+        for path in ("/writeup//etc/passwd", "/figures/../../README.md", "/figures/%2e%2e/LICENSE"):
+            assert _status(port, path) == 404, path
+        assert _status(port, "/", host="attacker.example") == 403  # DNS rebinding
+    finally:
+        server.shutdown()
 
 
 def test_the_clip_survives_4_2_0_and_carries_its_frame_numbers():

@@ -28,8 +28,9 @@ function drawFace(ctx, face, scale, width, height) {
   ctx.strokeStyle = "rgba(255, 255, 255, 0.6)";
   ctx.strokeRect(at(x), at(y), w * scale, h * scale);
   const pose = lm.headPose(face.points, width, height, config.pose);
-  const axes = lm.poseAxes(pose, width, height, config.pose);
+  const axes = pose ? lm.poseAxes(pose, width, height, config.pose) : [];
   ["rgb(255,40,40)", "rgb(40,220,40)", "rgb(40,160,255)"].forEach((colour, i) => {
+    if (!axes.length) return;
     ctx.strokeStyle = colour;
     ctx.lineWidth = 3;
     ctx.beginPath();
@@ -47,10 +48,13 @@ function drawFace(ctx, face, scale, width, height) {
   return pose;
 }
 
-/** An image's pixels (RGBA) from anything a canvas can draw. */
+/** An image's pixels (RGBA) from anything a canvas can draw, transparency laid on white as
+ * Python's images.to_rgb lays it. */
 function pixelsOf(source, width, height) {
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.fillStyle = "white";
+  ctx.fillRect(0, 0, width, height);
   ctx.drawImage(source, 0, 0, width, height);
   return ctx.getImageData(0, 0, width, height);
 }
@@ -76,11 +80,12 @@ function showPhoto() {
   canvas.width = Math.round(width * photo.scale);
   canvas.height = Math.round(height * photo.scale);
   ctx.drawImage(photo.bitmap, 0, 0, canvas.width, canvas.height);
+  const angle = (pose, key) => (pose ? `${pose[key].toFixed(0)}°` : "–");
   const rows = photo.faces.map((face, i) => {
     const pose = drawFace(ctx, face, photo.scale, width, height);
     const conf = face.confidence.reduce((a, b) => a + b, 0) / face.confidence.length;
-    return `<tr><td>${i}</td><td>${conf.toFixed(2)}</td><td>${pose.yaw.toFixed(0)}°</td>` +
-      `<td>${pose.pitch.toFixed(0)}°</td><td>${pose.roll.toFixed(0)}°</td></tr>`;
+    return `<tr><td>${i}</td><td>${conf.toFixed(2)}</td><td>${angle(pose, "yaw")}</td>` +
+      `<td>${angle(pose, "pitch")}</td><td>${angle(pose, "roll")}</td></tr>`;
   });
   $("faces").innerHTML = photo.faces.length
     ? "<tr><th>face</th><th>confidence</th><th>yaw</th><th>pitch</th><th>roll</th></tr>" + rows.join("")
@@ -88,16 +93,19 @@ function showPhoto() {
   $("download").disabled = !photo.faces.length;
 }
 
+// Every photo action takes a new token; one whose token is no longer the latest (another photo
+// was opened, or the mirror switched, while it awaited the model) drops its result.
+let photoRun = 0;
+
 /** The faces of the photo: found by the search, then placed by the UNet. */
 async function findFaces() {
+  const run = ++photoRun, { image } = photo, mirrored = $("mirrored").checked;
   const start = performance.now();
-  const found = await lm.search(models.fast, photo.image, config);
-  const mirrored = $("mirrored").checked;
-  photo.faces = [];
-  for (const f of found) {
-    photo.faces.push(await lm.refine(models.unet, photo.image, f.box, config, 1, mirrored));
-  }
-  photo.ms = performance.now() - start;
+  const found = await lm.search(models.fast, image, config);
+  const faces = [];
+  for (const f of found) faces.push(await lm.refine(models.unet, image, f.box, config, 1, mirrored));
+  if (run !== photoRun) return;
+  Object.assign(photo, { faces, ms: performance.now() - start });
   $("photo-status").textContent = found.length
     ? `${found.length} face${found.length > 1 ? "s" : ""} in ${photo.ms.toFixed(0)} ms`
     : `no face found in ${photo.ms.toFixed(0)} ms: drag a box over a face`;
@@ -105,13 +113,23 @@ async function findFaces() {
 }
 
 async function openPhoto(blob, name) {
+  const run = ++photoRun;
   $("photo-status").textContent = "reading the photo…";
-  Object.assign(photo, await imageFromBlob(blob), { faces: [], name });
+  const read = await imageFromBlob(blob);
+  if (run !== photoRun) return;
+  Object.assign(photo, read, { faces: [], name });
   showPhoto();
   await findFaces();
 }
 
-$("file").addEventListener("change", (e) => e.target.files[0] && openPhoto(e.target.files[0], e.target.files[0].name));
+/** Run a photo action; a failure (a file that is not an image, say) is shown, not lost. */
+const attempt = (action) =>
+  action().catch((err) => ($("photo-status").textContent = `could not read it: ${err.message}`));
+
+$("file").addEventListener("change", (e) => {
+  const file = e.target.files[0];
+  if (file) attempt(() => openPhoto(file, file.name));
+});
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
@@ -119,9 +137,9 @@ drop.addEventListener("drop", (e) => {
   e.preventDefault();
   drop.classList.remove("over");
   const file = e.dataTransfer.files[0];
-  if (file) openPhoto(file, file.name);
+  if (file) attempt(() => openPhoto(file, file.name));
 });
-$("mirrored").addEventListener("change", () => photo.image && findFaces());
+$("mirrored").addEventListener("change", () => photo.image && attempt(findFaces));
 
 // A box dragged over the photo: the UNet places the face in it, refined from its own points;
 // it replaces the faces it overlaps.
@@ -139,19 +157,26 @@ canvas.addEventListener("mousemove", (e) => {
   ctx.strokeRect((dragFrom[0] + 0.5) * photo.scale, (dragFrom[1] + 0.5) * photo.scale,
     (x - dragFrom[0]) * photo.scale, (y - dragFrom[1]) * photo.scale);
 });
-canvas.addEventListener("mouseup", async (e) => {
+canvas.addEventListener("mouseup", (e) => {
   if (!dragFrom) return;
   const [x, y] = imagePoint(e), from = dragFrom;
   dragFrom = null;
   const box = [Math.min(from[0], x), Math.min(from[1], y), Math.abs(x - from[0]), Math.abs(y - from[1])];
   if (box[2] < 8 || box[3] < 8) return showPhoto();
-  const face = await lm.refine(models.unet, photo.image, box, config, 2, $("mirrored").checked);
+  attempt(() => placeFace(box));
+});
+
+/** The UNet's face in a dragged box; it replaces the faces whose boxes hold the box's centre. */
+async function placeFace(box) {
+  const run = photoRun, image = photo.image;
+  const face = await lm.refine(models.unet, image, box, config, 2, $("mirrored").checked);
+  if (run !== photoRun) return;
   const cx = box[0] + box[2] / 2, cy = box[1] + box[3] / 2;
   photo.faces = photo.faces.filter(({ box: b }) => !(cx > b[0] && cx < b[0] + b[2] && cy > b[1] && cy < b[1] + b[3]));
   photo.faces.push(face);
   $("photo-status").textContent = `placed a face: confidence ${face.score.toFixed(2)}`;
   showPhoto();
-});
+}
 
 $("download").addEventListener("click", () => {
   const { width, height } = photo.image;
@@ -169,8 +194,9 @@ $("download").addEventListener("click", () => {
 
 // ---- the webcam ------------------------------------------------------------------------------
 
-const webcam = { stream: null, tracker: null, log: null, fps: 0, last: 0, run: 0 };
-const video = $("video"), wcanvas = $("webcam-canvas"), wctx = wcanvas.getContext("2d");
+const webcam = { stream: null, starting: false, tracker: null, log: null, fps: 0, last: 0, run: 0 };
+const video = $("video"), wcanvas = $("webcam-canvas");
+const wctx = wcanvas.getContext("2d", { willReadFrequently: true }); // read back every frame
 
 /** The frame number written into a test clip's first row of 8x8 blocks (tests/test_web.py). */
 function stampOf(image) {
@@ -193,21 +219,21 @@ async function onFrame(run, now, meta) {
 
 async function trackFrame(now, meta) {
   const { videoWidth: width, videoHeight: height } = video;
-  if (wcanvas.width !== width) [wcanvas.width, wcanvas.height] = [width, height];
+  if (wcanvas.width !== width || wcanvas.height !== height) [wcanvas.width, wcanvas.height] = [width, height];
   wctx.drawImage(video, 0, 0);
   const image = wctx.getImageData(0, 0, width, height);
-  const start = performance.now();
+  const start = performance.now(), run = webcam.run;
   const step = await webcam.tracker.step(image, (meta?.mediaTime ?? now / 1000));
   const ms = performance.now() - start;
-  let pose = null;
-  if (step.face) pose = drawFace(wctx, step.face, 1, width, height);
+  if (run !== webcam.run) return; // stopped while the model ran
+  const pose = step.face ? drawFace(wctx, step.face, 1, width, height) : null;
   const gap = webcam.last ? (now - webcam.last) / 1000 : 0;
   webcam.last = now;
   if (gap > 0) webcam.fps = webcam.fps ? 0.9 * webcam.fps + 0.1 / gap : 1 / gap;
   $("webcam-status").textContent =
     `${webcam.fps.toFixed(0)} frames/s · ${ms.toFixed(1)} ms a frame · ` +
-    (step.face ? `tracking (yaw ${pose.yaw.toFixed(0)}°, pitch ${pose.pitch.toFixed(0)}°, roll ${pose.roll.toFixed(0)}°)`
-               : step.searched ? "looking for a face" : "no face");
+    (pose ? `tracking (yaw ${pose.yaw.toFixed(0)}°, pitch ${pose.pitch.toFixed(0)}°, roll ${pose.roll.toFixed(0)}°)`
+          : step.face ? "tracking" : step.searched ? "looking for a face" : "no face");
   webcam.log?.push({
     stamp: stampOf(image), ms, searched: step.searched,
     points: step.face ? Array.from(step.face.points) : null,
@@ -215,7 +241,13 @@ async function trackFrame(now, meta) {
 }
 
 async function startWebcam() {
-  webcam.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  if (webcam.starting) return; // a second click while the browser asks for the camera
+  webcam.starting = true;
+  try {
+    webcam.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  } finally {
+    webcam.starting = false;
+  }
   video.srcObject = webcam.stream;
   await video.play();
   webcam.tracker = new lm.Tracker(models.fast, config);

@@ -542,8 +542,15 @@ function orthographicStart(model, plane) {
 
 /** Coarse head pose {yaw, pitch, roll} (degrees, the signs of pose.py) of 68 points in an
  * image of width x height: the orthographic start, then Levenberg-Marquardt steps on the
- * perspective reprojection error of the rigid points (pose.head_pose). */
+ * perspective reprojection error of the rigid points (pose.head_pose). null where the points
+ * give no pose (not finite, or the rigid points collapsed), where Python raises. */
 export function headPose(points, width, height, poseConfig) {
+  const pose = fitPose(points, width, height, poseConfig);
+  const numbers = [pose.yaw, pose.pitch, pose.roll, ...pose.translation, ...pose.rotation.flat()];
+  return numbers.every(Number.isFinite) ? pose : null;
+}
+
+function fitPose(points, width, height, poseConfig) {
   const camera = { focal: Math.max(width, height), cx: (width - 1) / 2, cy: (height - 1) / 2 };
   const model = poseConfig.rigid_model;
   const seen = poseConfig.rigid.map((i) => [points[2 * i], points[2 * i + 1]]);
@@ -593,7 +600,8 @@ export function poseAxes(pose, width, height, poseConfig, length = 0.5) {
   return project(ends, pose.rotation, pose.translation, camera);
 }
 
-/** A face as the predict command's JSON writes it. */
+/** A face for the downloaded JSON: box, points, confidence and pose under the predict
+ * command's names and to its decimal places (its eye and mouth signals are not computed here). */
 export function faceRecord(face, width, height, poseConfig) {
   const pose = headPose(face.points, width, height, poseConfig);
   const pairs = [];
@@ -604,7 +612,7 @@ export function faceRecord(face, width, height, poseConfig) {
     box_ltwh: face.box.map((v) => +v.toFixed(1)),
     points_xy: pairs,
     confidence: Array.from(face.confidence, (c) => +c.toFixed(3)),
-    pose: { yaw: +pose.yaw.toFixed(1), pitch: +pose.pitch.toFixed(1), roll: +pose.roll.toFixed(1),
-            rms_px: +pose.rms_px.toFixed(2) },
+    pose: pose && { yaw: +pose.yaw.toFixed(1), pitch: +pose.pitch.toFixed(1),
+                    roll: +pose.roll.toFixed(1), rms_px: +pose.rms_px.toFixed(2) },
   };
 }

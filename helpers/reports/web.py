@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from ..config import REPO_ROOT, relative
 from ..files import atomic_write
@@ -142,10 +143,28 @@ class Handler(SimpleHTTPRequestHandler):
     }
 
     def translate_path(self, path: str) -> str:
+        """A request's file: under the repository's writeup/ or figures/ for those routes, under
+        the built page otherwise; a path that leaves its folder names nothing."""
         for folder in ("writeup", "figures"):
             if path.startswith(f"/{folder}/"):
-                return str(REPO_ROOT / folder / path.split("?")[0][len(folder) + 2 :])
+                base = (REPO_ROOT / folder).resolve()
+                inside = unquote(urlsplit(path).path)[len(folder) + 2 :]
+                target = (base / inside.lstrip("/")).resolve()
+                return str(target) if target.is_relative_to(base) else str(base / "missing")
         return super().translate_path(path)
+
+    def send_head(self):
+        """Refuse requests for another host (a page elsewhere rebinding its name to this
+        machine) and folder listings; serve files otherwise."""
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost"):
+            self.send_error(403, "this server answers to 127.0.0.1 and localhost only")
+            return None
+        target = Path(self.translate_path(self.path))
+        if target.is_dir() and not (target / "index.html").is_file():
+            self.send_error(404)
+            return None
+        return super().send_head()
 
     def end_headers(self) -> None:
         self.send_header("Cross-Origin-Opener-Policy", "same-origin")
