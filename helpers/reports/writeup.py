@@ -321,9 +321,9 @@ PARTS: tuple[Part, ...] = (
         "python -m helpers web-check",
         "web",
         "The shipped models run in a web page with ONNX Runtime Web: `python -m helpers web` "
-        "serves it from this machine (port 8000), where a photo you drop gets its 68 points from the "
-        "UNet and your webcam is tracked by the fast model, with nothing uploaded. The page "
-        "finds faces with the landmark model's own confidence (no detector). Measured in "
+        "serves it from this machine (port 8000), where a photo you drop gets its 68 points "
+        "from the UNet and your webcam is tracked by the fast model, with nothing uploaded. "
+        "The page finds faces with the landmark model's own confidence (no detector). Measured in "
         "headless Chromium against the Python package on the same machine.",
         (
             ("speed/unet/ms_per_face_chromium", "ms per face in Chromium, UNet", "ms"),
