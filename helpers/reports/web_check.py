@@ -240,31 +240,38 @@ def page_tracking(y4m: Path, frames: int, screenshot: Path | None = None) -> dic
     return {"points": points, "fps": result["fps"], "ms": [e["ms"] for e in result["log"]]}
 
 
-def python_tracking(frames: list[np.ndarray]) -> list[np.ndarray | None]:
-    """Python's tracker with the fast model, as the page runs it (ONNX, no mirror, smoothed)."""
+def python_tracking(frames: list[np.ndarray], tracked: list[int]) -> dict[int, np.ndarray | None]:
+    """Python's tracker with the fast model, as the page runs it (ONNX, no mirror, smoothed), on
+    the frames the page tracked, in its order: each step then starts from the same frame the
+    page's did, however many frames the page skipped."""
     landmarker = Landmarker.load(FAST_MODEL, mirrored=False, runtime="onnx")
     tracker = Tracker(landmarker, OneEuro())
-    return [_points(tracker.step(frame, i / clip.FPS)) for i, frame in enumerate(frames)]
+    return {i: _points(tracker.step(frames[i], i / clip.FPS)) for i in tracked}
 
 
 def _points(step) -> np.ndarray | None:
     return None if step.face is None else step.face.points
 
 
-def tracking_scores(movie: clip.Clip, page_points: dict, python_points: list) -> dict:
-    """NME of the page and of Python on the frames the page tracked where the face is whole."""
-    frames = [i for i, p in page_points.items() if movie.visible[i]]
+def tracking_scores(movie: clip.Clip, page_points: dict, python_points: dict) -> dict:
+    """NME of the page and of Python on the frames the page tracked where the face is whole
+    and both found it, and how often each lost it there."""
+    frames = [i for i in page_points if movie.visible[i]]
     both = [i for i in frames if page_points[i] is not None and python_points[i] is not None]
 
     def mean_nme(points: list[np.ndarray]) -> float:
         return float(nme(np.stack(points), movie.truth[both]).mean())
 
+    gaps = [np.linalg.norm(page_points[i] - python_points[i], axis=-1).mean() for i in both]
     return {
+        "frames": len(movie.frames),
         "frames_seen": len(page_points),
         "frames_scored": len(both),
         "page_missed": sum(page_points[i] is None for i in frames),
+        "python_missed": sum(python_points[i] is None for i in frames),
         "nme_page": round(mean_nme([page_points[i] for i in both]), 5),
         "nme_python": round(mean_nme([python_points[i] for i in both]), 5),
+        "mean_gap_px": round(float(np.mean(gaps)), 3),
     }
 
 
@@ -292,7 +299,8 @@ def measure(faces: int = 40) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         movie, y4m, seen = stamped_clip(Path(folder))
         tracked = page_tracking(y4m, len(seen), figures_dir() / "web_clip.png")
-    record["clip"] = tracking_scores(movie, tracked["points"], python_tracking(seen))
+    python = python_tracking(seen, list(tracked["points"]))
+    record["clip"] = tracking_scores(movie, tracked["points"], python)
     record["clip"]["fps_page"] = round(tracked["fps"], 1)
     record["clip"]["ms_per_frame_page_median"] = round(float(np.median(tracked["ms"])), 2)
     return record
