@@ -129,6 +129,7 @@ MEASURED = {
         "0.047": ("ibug", "crop_shift", "{}"),
         "3.200": ("ibug", "val_mae_px", "{:.3f}"),
     },
+    "browser": {},  # its measurements are in its generated table
 }
 
 # page: the fixed facts its prose quotes, each with what it is.
@@ -283,6 +284,19 @@ FIXED = {
         "2,208",  # the 300-W training file's faces
         "48,688",  # 358 faces × 136 coordinates, the Kaggle file's rows
     },
+    "browser": {
+        "0",
+        "2",
+        "4",  # 4:2:0 video
+        "3",  # the mean 3D face
+        "0.8",  # the search's scale step (web.SEARCH; checked below)
+        "128",  # the crop's side
+        "14",  # MB of the runtime's WebAssembly build
+        "16",  # megapixels: photos.REDUCE_ABOVE (checked below)
+        "68",
+        "300",  # 300-W
+        "8000",  # the server's default port
+    },
 }
 
 PAGES = tuple(MEASURED)
@@ -332,6 +346,12 @@ def test_fixed_facts_that_are_constants_in_the_code_match_them():
     from helpers.training.precision import PROBE_MIN_SPEEDUP
 
     speed, photos, video_page = prose("speed"), prose("photos"), prose("video")
+    from helpers.inference.photos import REDUCE_ABOVE
+    from helpers.reports import web
+
+    browser = prose("browser")
+    assert f"each {web.SEARCH.scale_step} times" in browser.replace("\n", " ")
+    assert f"over {REDUCE_ABOVE // 1_000_000} megapixels" in browser.replace("\n", " ")
     blink_rule = (
         f"under {signals.CLOSE_EAR}, then back\nover {signals.OPEN_EAR}, for "
         f"{signals.MIN_BLINK_S * 1000:.0f} ms to half a second"
