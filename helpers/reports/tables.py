@@ -339,8 +339,8 @@ def web_table(record: dict) -> str:
         lines.append(_row(label, f"{page:.2f} ms", f"{native:.2f} ms", f"{page / native:.1f}x"))
     crops, search, clip = record["crops_max_px"], record["search"], record["clip"]
     notes = [
-        f"Times are ms per face at batch 1 without the mirror, from a model-ready crop to points; "
-        f"{record['chromium']}.",
+        f"Times are ms per face at batch 1 without the mirror, from a model-ready crop to points, "
+        f"on {record['hardware']}; {record['chromium']}.",
         f"Largest distance from Python's points: {max(crops.values()):.3f} px on "
         f"validation crops, {record['photo_max_px']:.3f} px on photos with the same box.",
         f"The page's search (no detector) found {_pct(search['found_page'], 0)} of "
@@ -351,8 +351,9 @@ def web_table(record: dict) -> str:
         f"{search['ms_per_photo_page_median'] / 1000:.1f} s a photo (median).",
         f"The clip by fake webcam: NME {_pct(clip['nme_page'], 2)} in the page, "
         f"{_pct(clip['nme_python'], 2)} by the Python tracker on the same {clip['frames_scored']} "
-        f"frames; {clip['fps_page']:.0f} frames/s, {clip['ms_per_frame_page_median']:.1f} ms a "
-        "frame (median).",
+        f"frames (the page tracked {clip['frames_seen']} of the clip's {clip['frames']} as the "
+        f"camera played it); {clip['fps_page']:.0f} frames/s, "
+        f"{clip['ms_per_frame_page_median']:.1f} ms a frame (median).",
     ]
     return "\n".join([header, *lines, "", " ".join(notes)])
 
