@@ -156,8 +156,7 @@ def test_the_webcam_tracks_the_clip_as_the_python_tracker_does(tmp_path):
     _require_page()
     movie, y4m, seen = web_check.stamped_clip(tmp_path)
     tracked = web_check.page_tracking(y4m, len(seen))
-    python = web_check.python_tracking(seen, list(tracked["points"]))
-    scores = web_check.tracking_scores(movie, tracked["points"], python)
+    scores = web_check.tracking_scores(movie, tracked, web_check.python_tracking(seen, tracked))
     # how many frames the page keeps up with depends on the machine; what it finds on them must not
     assert scores["frames_scored"] >= 30, scores
     assert abs(scores["nme_page"] - scores["nme_python"]) < 0.003, scores
