@@ -335,7 +335,7 @@ def web_speed_table(record: dict) -> str:
         page, native = (
             record["speed"][name][k] for k in ("ms_per_face_chromium", "ms_per_face_onnxruntime")
         )
-        lines.append(_row(label, f"{page:.2f} ms", f"{native:.2f} ms", f"{page / native:.1f}x"))
+        lines.append(_row(label, f"{page:.2f} ms", f"{native:.2f} ms", f"{page / native:.1f}×"))
     return "\n".join([header, *lines])
 
 
