@@ -320,8 +320,8 @@ PARTS: tuple[Part, ...] = (
         "In your browser",
         "python -m helpers web-check",
         "web",
-        "The shipped models run in a web page with ONNX Runtime Web: `python -m helpers web` "
-        "serves it from this machine (port 8000), where a photo you drop gets its 68 points "
+        "The shipped models run in a web page with ONNX Runtime Web (python -m helpers web, "
+        "make web), served from this machine (port 8000): a photo you drop gets its 68 points "
         "from the UNet and your webcam is tracked by the fast model, with nothing uploaded. "
         "The page finds faces with the landmark model's own confidence (no detector). Measured in "
         "headless Chromium against the Python package on the same machine.",
@@ -434,10 +434,11 @@ def part_section(root: Path, part: Part, results: dict | None) -> str:
         ("metric", "value"), [(label, _value(results, k, f)) for k, label, f in part.metrics]
     )
     profile = f"{results['profile']} profile on " if "profile" in results else ""
+    seconds = results.get("notebook_seconds", results.get("seconds"))
     run = (
         f"<p>Run: {html.escape(profile)}"
-        f"{html.escape(str(results.get('hardware', '?')))}; it took "
-        f"{results.get('notebook_seconds', results.get('seconds', 0)) / 60:.1f} min"
+        f"{html.escape(str(results.get('hardware', '?')))}"
+        + ("" if seconds is None else f"; it took {seconds / 60:.1f} min")
         + (f", {html.escape(results['precision'])}" if "precision" in results else "")
         + ".</p>"
     )
@@ -451,7 +452,11 @@ def part_section(root: Path, part: Part, results: dict | None) -> str:
         + numbers
         + figures
         + _model_section(part, results)
-        + f"<details><summary>Hyperparameters</summary>{settings_table}</details>"
+        + (
+            f"<details><summary>Hyperparameters</summary>{settings_table}</details>"
+            if settings
+            else ""
+        )
     )
 
 
