@@ -125,7 +125,7 @@ def cost_per_face(candidates: dict[str, config.ReleaseConfig]) -> dict[str, floa
     its timing, so that identical networks never show different costs."""
     network_of, timers = {}, {}
     for name, cfg in candidates.items():
-        net, readout = student_builder(cfg)().eval(), recipe_loss(cfg).readout
+        net, readout = models.for_inference(student_builder(cfg)()), recipe_loss(cfg).readout
         key = json.dumps([net.architecture, cfg.crop_size, readout], sort_keys=True)
         network_of[name] = key
         if key not in timers:  # the crop's factor and shift do not change the cost
