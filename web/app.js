@@ -83,8 +83,7 @@ function showPhoto() {
   const angle = (pose, key) => (pose ? `${pose[key].toFixed(0)}°` : "–");
   const rows = photo.faces.map((face, i) => {
     const pose = drawFace(ctx, face, photo.scale, width, height);
-    const conf = face.confidence.reduce((a, b) => a + b, 0) / face.confidence.length;
-    return `<tr><td>${i}</td><td>${conf.toFixed(2)}</td><td>${angle(pose, "yaw")}</td>` +
+    return `<tr><td>${i}</td><td>${face.score.toFixed(2)}</td><td>${angle(pose, "yaw")}</td>` +
       `<td>${angle(pose, "pitch")}</td><td>${angle(pose, "roll")}</td></tr>`;
   });
   $("faces").innerHTML = photo.faces.length
@@ -94,20 +93,26 @@ function showPhoto() {
 }
 
 // Every photo action takes a new token; one whose token is no longer the latest (another photo
-// was opened, or the mirror switched, while it awaited the model) drops its result.
-let photoRun = 0;
+// was opened, or the mirror switched, while it awaited the model) drops its result. While a
+// search runs (searching holds its token), no box can be dragged: the search's faces replace all.
+let photoRun = 0, searching = 0;
 
 /** The faces of the photo: found by the search, then placed by the UNet. */
 async function findFaces() {
   const run = ++photoRun, { image } = photo, mirrored = $("mirrored").checked;
   const start = performance.now();
-  const found = await lm.search(models.fast, image, config);
+  searching = run;
   const faces = [];
-  for (const f of found) faces.push(await lm.refine(models.unet, image, f.box, config, 1, mirrored));
+  try {
+    const found = await lm.search(models.fast, image, config);
+    for (const f of found) faces.push(await lm.refine(models.unet, image, f.box, config, 1, mirrored));
+  } finally {
+    if (searching === run) searching = 0;
+  }
   if (run !== photoRun) return;
   Object.assign(photo, { faces, ms: performance.now() - start });
-  $("photo-status").textContent = found.length
-    ? `${found.length} face${found.length > 1 ? "s" : ""} in ${photo.ms.toFixed(0)} ms`
+  $("photo-status").textContent = faces.length
+    ? `${faces.length} face${faces.length > 1 ? "s" : ""} in ${photo.ms.toFixed(0)} ms`
     : `no face found in ${photo.ms.toFixed(0)} ms: drag a box over a face`;
   showPhoto();
 }
@@ -148,7 +153,7 @@ const imagePoint = (e) => {
   const r = canvas.getBoundingClientRect(), k = canvas.width / r.width;
   return [((e.clientX - r.left) * k) / photo.scale - 0.5, ((e.clientY - r.top) * k) / photo.scale - 0.5];
 };
-canvas.addEventListener("mousedown", (e) => { if (photo.image) dragFrom = imagePoint(e); });
+canvas.addEventListener("mousedown", (e) => { if (photo.image && !searching) dragFrom = imagePoint(e); });
 canvas.addEventListener("mousemove", (e) => {
   if (!dragFrom) return;
   const [x, y] = imagePoint(e);
