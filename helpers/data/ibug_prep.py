@@ -73,12 +73,17 @@ def _with_crops(data: IbugData) -> IbugData:
     return replace(data, train=train.with_augment(data.augment), val=val, val_squares=squares)
 
 
+def split(val_fraction: float = IbugConfig.val_fraction) -> tuple[list[IbugFace], list[IbugFace]]:
+    """The (train, validation) faces of 300-W's training file, split by image with seed 0: the
+    split of notebooks 3 and 4, the release and every check on validation faces."""
+    return split_by_image(load_xml(dataset_dir(IBUG_DIR) / TRAIN_XML), val_fraction, seed=0)
+
+
 def prepare(cfg: IbugConfig, max_train_faces: int | None = None) -> IbugData:
     """Load both XMLs, split by image (cfg.val_fraction, seed 0), fit the crop on the training
     split, derive the mirror permutation from its mean shape, and cut the crops."""
     folder = dataset_dir(IBUG_DIR)
-    faces = load_xml(folder / TRAIN_XML)
-    split_train, val_faces = split_by_image(faces, cfg.val_fraction, seed=0)
+    split_train, val_faces = split(cfg.val_fraction)
     crop_factor, crop_shift = fit_crop(split_train)
     perm = mirror_permutation(np.stack([f.points for f in split_train]).mean(0))
     limit = cfg.max_train_faces if max_train_faces is None else max_train_faces

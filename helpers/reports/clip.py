@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..config import dataset_dir, hardware, relative
-from ..data.ibug import IBUG_DIR, TRAIN_XML, load_xml, split_by_image
+from ..config import hardware, relative
+from ..data import ibug_prep
 from ..geometry import nme
 from ..images import read_image
 from ..inference.modelfile import DEFAULT_MODEL
@@ -125,8 +125,7 @@ def make_clip(image: np.ndarray, points: np.ndarray, seed: int = 0) -> Clip:
 
 def clip_from_validation(index: int = 0) -> Clip:
     """The clip of a validation face of 300-W (the split of notebooks 3 and 4), its whole image."""
-    faces = load_xml(dataset_dir(IBUG_DIR) / TRAIN_XML)
-    face = split_by_image(faces, 0.1, seed=0)[1][index]
+    face = ibug_prep.split()[1][index]
     return make_clip(read_image(face.image_path), face.points)
 
 

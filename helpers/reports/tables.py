@@ -343,6 +343,10 @@ def web_table(record: dict) -> str:
     """The browser demo beside Python: ms per face in Chromium and on native ONNX Runtime,
     how far its points are from Python's, its search for faces, and the clip by webcam."""
     crops, search, clip = record["crops_max_px"], record["search"], record["clip"]
+    found_nme = {  # None where a side found no face
+        k: "no face found" if search[k] is None else _pct(search[k], 2)
+        for k in ("nme_page_found", "nme_detector_found")
+    }
     notes = [
         f"Times are ms per face at batch 1 without the mirror, from a model-ready crop to points, "
         f"on {record['hardware']}; {record['chromium']}.",
@@ -350,14 +354,17 @@ def web_table(record: dict) -> str:
         f"validation crops, {record['photo_max_px']:.3f} px on photos with the same box.",
         f"The page's search (no detector) found {_pct(search['found_page'], 0)} of "
         f"{search['faces']} validation faces in their photos "
-        f"(NME {_pct(search['nme_page_found'], 2)}), the detector "
-        f"{_pct(search['found_detector'], 0)} (NME {_pct(search['nme_detector_found'], 2)}); "
+        f"(NME {found_nme['nme_page_found']}), the detector "
+        f"{_pct(search['found_detector'], 0)} (NME {found_nme['nme_detector_found']}); "
         "a search took "
         f"{search['ms_per_photo_page_median'] / 1000:.1f} s a photo (median).",
         f"The clip by fake webcam: NME {_pct(clip['nme_page'], 2)} in the page, "
         f"{_pct(clip['nme_python'], 2)} by the Python tracker on the same {clip['frames_scored']} "
         f"frames (the page tracked {clip['frames_seen']} of the clip's {clip['frames']} as the "
-        f"camera played it); {clip['fps_page']:.0f} frames/s, "
+        f"camera played it; {clip['frames_settling']} left out after a search or the restart, "
+        f"and {clip['page_off']} where the page's points were off the face, {clip['python_off']} "
+        "where Python's were); "
+        f"{clip['fps_page']:.0f} frames/s, "
         f"{clip['ms_per_frame_page_median']:.1f} ms a frame (median).",
     ]
     return "\n".join([web_speed_table(record), "", " ".join(notes)])

@@ -24,10 +24,11 @@ import torch
 from PIL import Image
 
 from ..config import dataset_dir, figures_dir, hardware, relative, results_dir
-from ..crop import crop_face, crop_square, prepare_image, target_to_pixels
-from ..data.ibug import IBUG_DIR, TRAIN_XML, load_xml, split_by_image
+from ..crop import prepare_image, target_to_pixels
+from ..data import ibug_prep
+from ..data.ibug import IBUG_DIR, ibug_dataset
 from ..files import atomic_write
-from ..geometry import nme
+from ..geometry import failure_rate, nme
 from ..images import read_image
 from ..inference import timing
 from ..inference.modelfile import DEFAULT_MODEL, FAST_MODEL, load_landmarker
@@ -109,18 +110,13 @@ def python_crop_points(name: str, crops: torch.Tensor, mirrored: bool) -> tuple:
 
 def validation_faces(count: int) -> list:
     """The first `count` validation faces of 300-W (the split of notebooks 3 and 4)."""
-    faces = load_xml(dataset_dir(IBUG_DIR) / TRAIN_XML)
-    return split_by_image(faces, 0.1, seed=0)[1][:count]
+    return ibug_prep.split()[1][:count]
 
 
 def validation_crops(faces: list, name: str) -> torch.Tensor:
     """The uint8 crops a model takes of these faces, from their 300-W boxes."""
-    _, settings = load_landmarker(MODELS[name])
-    crops = []
-    for face in faces:
-        square = crop_square(face.box, settings.crop_factor, settings.crop_shift)
-        crops.append(crop_face(read_image(face.image_path), square, settings.crop_size))
-    return torch.stack(crops)
+    _, s = load_landmarker(MODELS[name])
+    return ibug_dataset(faces, s.crop_factor, s.crop_shift, s.crop_size)[0].images
 
 
 def serve_photo(root: Path, image: np.ndarray, name: str) -> str:
@@ -177,7 +173,8 @@ def _best_nme(candidates: list[np.ndarray], truth: np.ndarray) -> float:
 
 
 def _found_share(errors: list[float]) -> float:
-    return round(float(np.mean(np.array(errors) < clip.FAILURE)), 4)
+    """The share of faces found: those whose best candidate is within clip.FAILURE NME."""
+    return round(1.0 - failure_rate(np.array(errors), clip.FAILURE), 4)
 
 
 def _mean_found(errors: list[float]) -> float | None:
@@ -232,7 +229,7 @@ def page_tracking(y4m: Path, frames: int, screenshot: Path | None = None) -> dic
             driver.save_screenshot(str(screenshot))
         time.sleep(0.5 * seconds + 2.0)
         result = call(driver, "fkd.stopWebcam()")
-    order, times, points, passes, last = [], [], [], 0, -1
+    order, times, points, searched, passes, last = [], [], [], [], 0, -1
     for entry in result["log"]:
         if entry["stamp"] >= frames:
             continue  # a misread stamp
@@ -245,6 +242,7 @@ def page_tracking(y4m: Path, frames: int, screenshot: Path | None = None) -> dic
         order.append(entry["stamp"])
         times.append(passes * seconds + entry["stamp"] / clip.FPS)
         points.append(None if found is None else np.reshape(found, (68, 2)))
+        searched.append(entry["searched"])
     if passes < 1:
         raise RuntimeError("the page did not reach the clip's second pass: too slow to measure")
     scored_from = next(k for k in range(1, len(order)) if order[k] < order[k - 1])
@@ -252,49 +250,78 @@ def page_tracking(y4m: Path, frames: int, screenshot: Path | None = None) -> dic
         "order": order,
         "times": times,
         "points": points,
+        "searched": searched,
         "scored_from": scored_from,
         "fps": result["fps"],
         "ms": [e["ms"] for e in result["log"]],
     }
 
 
-def python_tracking(frames: list[np.ndarray], tracked: dict) -> list[np.ndarray | None]:
+def python_tracking(frames: list[np.ndarray], tracked: dict) -> dict:
     """Python's tracker with the fast model, as the page runs it (ONNX, no mirror, smoothed), on
     the frames the page tracked, in its order and at its times: each step then starts from the
-    same frame the page's did, however many frames the page skipped."""
+    same frame the page's did, however many frames the page skipped. Its points (None where it
+    has no face) and whether each step looked for the face with the detector."""
     landmarker = Landmarker.load(FAST_MODEL, mirrored=False, runtime="onnx")
     tracker = Tracker(landmarker, OneEuro())
-    return [
-        _points(tracker.step(frames[i], t))
-        for i, t in zip(tracked["order"], tracked["times"], strict=True)
+    steps = [
+        tracker.step(frames[i], t) for i, t in zip(tracked["order"], tracked["times"], strict=True)
     ]
+    return {
+        "points": [None if s.face is None else s.face.points for s in steps],
+        "searched": [s.detected for s in steps],
+    }
 
 
-def _points(step) -> np.ndarray | None:
-    return None if step.face is None else step.face.points
+SETTLE = 5  # steps after a search on either side before a frame is compared
 
 
-def tracking_scores(movie: clip.Clip, tracked: dict, python_points: list) -> dict:
+def settled(*searched: list[bool]) -> list[bool]:
+    """Per step, whether no event (a search on either side; the clip starting again) came in
+    the last SETTLE steps: the page finds a face by its own search, Python by dlib's detector,
+    so a face coming back into view is found differently by design, and the looping clip's
+    jump back to its start is no motion a camera makes; what is compared is the tracking that
+    follows."""
+    flags = [any(s) for s in zip(*searched, strict=True)]
+    return [not any(flags[max(0, k - SETTLE + 1) : k + 1]) for k in range(len(flags))]
+
+
+def tracking_scores(movie: clip.Clip, tracked: dict, python: dict) -> dict:
     """NME of the page and of Python over the scored pass, on the frames where the face is
-    whole and both found it, and how often each lost it there."""
+    whole, both have tracked it since their last search and since the clip began again
+    (settled), and both have it (within clip.FAILURE NME); how often each lost it, and how
+    often each held points off the face, on those frames."""
     k0 = tracked["scored_from"]
-    pass_ = zip(tracked["order"][k0:], tracked["points"][k0:], python_points[k0:], strict=True)
-    steps = [(i, page, py) for i, page, py in pass_ if movie.visible[i]]
-    both = [(i, page, py) for i, page, py in steps if page is not None and py is not None]
+    restart = [k == k0 for k in range(len(tracked["order"]))]  # the clip jumps back to its start
+    calm = settled(tracked["searched"], python["searched"], restart)[k0:]
+    pass_ = zip(
+        tracked["order"][k0:], tracked["points"][k0:], python["points"][k0:], calm, strict=True
+    )
+    steps = [(i, page, py, ok) for i, page, py, ok in pass_ if movie.visible[i]]
+    compared = [(i, page, py) for i, page, py, ok in steps if ok]
+    found = [(i, page, py) for i, page, py in compared if page is not None and py is not None]
 
-    def mean_nme(points: list[np.ndarray], truth: list[int]) -> float:
-        return float(nme(np.stack(points), movie.truth[truth]).mean())
+    def off(points: np.ndarray, i: int) -> bool:  # points that are not on the face
+        return float(nme(points[None], movie.truth[i][None])[0]) >= clip.FAILURE
 
+    both = [(i, page, py) for i, page, py in found if not (off(page, i) or off(py, i))]
     index = [i for i, _, _ in both]
     gaps = [np.linalg.norm(page - py, axis=-1).mean() for _, page, py in both]
+
+    def mean_nme(points: list[np.ndarray]) -> float:
+        return round(float(nme(np.stack(points), movie.truth[index]).mean()), 5)
+
     return {
         "frames": len(movie.frames),
         "frames_seen": len(tracked["order"]) - k0,
         "frames_scored": len(both),
-        "page_missed": sum(page is None for _, page, _ in steps),
-        "python_missed": sum(py is None for _, _, py in steps),
-        "nme_page": round(mean_nme([page for _, page, _ in both], index), 5),
-        "nme_python": round(mean_nme([py for _, _, py in both], index), 5),
+        "frames_settling": sum(not ok for *_, ok in steps),
+        "page_missed": sum(page is None for _, page, _, _ in steps),
+        "python_missed": sum(py is None for _, _, py, _ in steps),
+        "page_off": sum(off(page, i) for i, page, _ in found),
+        "python_off": sum(off(py, i) for i, _, py in found),
+        "nme_page": mean_nme([page for _, page, _ in both]),
+        "nme_python": mean_nme([py for _, _, py in both]),
         "mean_gap_px": round(float(np.mean(gaps)), 3),
     }
 
